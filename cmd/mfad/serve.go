@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mfad/mfad/internal/config"
+	"github.com/mfad/mfad/internal/httpapi"
+	"github.com/mfad/mfad/internal/metrics"
+)
+
+// sealInterval is how often the server chains new audit events. Events are
+// durable when written; sealing only adds them to the tamper-evident chain.
+const sealInterval = time.Second
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "serve", &cfg)
+	cfg.BindServer(fs, e.lookup)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: mfad serve [flags]\n\nRun the server.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve takes no arguments, got %q", pos)
+	}
+
+	m := metrics.New()
+	a, err := openApp(ctx, e, &cfg, slog.LevelDebug, m)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	svc := a.svc
+	proxies, _ := cfg.Proxies() // validated already
+	api := httpapi.New(httpapi.Config{
+		Service: svc, Logger: a.log, Metrics: m.Handler(), TrustedProxies: proxies,
+	})
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+
+	sealCtx, stopSealer := context.WithCancel(context.Background())
+	sealed := make(chan struct{})
+	go func() {
+		svc.RunSealer(sealCtx, sealInterval)
+		close(sealed)
+	}()
+
+	served := make(chan error, 1)
+	go func() {
+		if cfg.TLSCertFile != "" {
+			served <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+	a.log.Info("mfad started", "version", version, "config", &cfg)
+	announce(e, a, &cfg, ln.Addr().String())
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = srv.Shutdown(shut)
+		cancel()
+	}
+	stopSealer()
+	<-sealed
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// announce tells the person who started the server where it listens and, on
+// a fresh install, how to get the first admin in.
+func announce(e *env, a *app, cfg *config.Config, addr string) {
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(e.stderr, "mfad is listening on %s://%s\n", scheme, addr)
+	if host, _, _ := net.SplitHostPort(addr); scheme == "http" && !isLoopback(host) {
+		a.log.Warn("serving plain HTTP on a non-loopback address; codes and tokens cross the "+
+			"network in clear unless a TLS proxy is in front", "addr", addr)
+	}
+	tokens, err := a.db.ListTokens(context.Background())
+	if err == nil && len(tokens) == 0 {
+		fmt.Fprintf(e.stderr, "No API tokens yet. Create the first admin token with:\n"+
+			"  mfad token create --name admin --role admin%s\n", dataFlags(cfg))
+	}
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// dataFlags repeats the data and database flags the server was started with,
+// so the printed command works as shown.
+func dataFlags(cfg *config.Config) string {
+	switch {
+	case cfg.Database != "":
+		return " --database '" + config.Redact(cfg.Database) + "'"
+	case cfg.Data != "./mfad-data":
+		return " --data " + cfg.Data
+	}
+	return ""
+}
+
+func runMigrate(ctx context.Context, e *env, args []string) error {
+	var cfg config.Config
+	fs := newFlags(e, "migrate", &cfg)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: mfad migrate [flags]\n\n"+
+			"Apply database migrations and exit. Safe to run while replicas start.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("migrate takes no arguments, got %q", pos)
+	}
+	a, err := openApp(ctx, e, &cfg, slog.LevelWarn, nil)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	// Open has applied the migrations; Migrate now reports the state.
+	applied, err := a.db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "database is up to date (%d migrations applied now)\n", len(applied))
+	return nil
+}

@@ -1,0 +1,214 @@
+// Package config reads mfad's settings from flags, MFAD_* environment
+// variables and *_FILE variants for secrets, in that order of precedence, and
+// validates them, reporting every problem at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Env looks up an environment variable; os.LookupEnv in production.
+type Env func(key string) (string, bool)
+
+// Config is every setting of mfad. Subcommands bind the common settings;
+// serve binds the server settings as well.
+type Config struct {
+	Data      string // data folder: SQLite database and key file
+	Database  string // database URL; empty means SQLite in Data
+	KeyFile   string // key ring file; empty means keyring.json in Data
+	LogLevel  string
+	LogFormat string
+	Issuer    string // name authenticator apps show beside the account
+
+	HTTPAddr       string
+	TLSCertFile    string
+	TLSKeyFile     string
+	TrustedProxies string // comma-separated addresses or CIDR prefixes
+
+	server   bool
+	problems []string
+}
+
+// BindCommon adds the settings every subcommand shares to fs. Flag defaults
+// come from the environment, so a flag overrides its variable, which
+// overrides the built-in default.
+func (c *Config) BindCommon(fs *flag.FlagSet, env Env) {
+	c.str(fs, env, &c.Data, "data", "MFAD_DATA", "./mfad-data",
+		"data `folder` for the SQLite database and the key file")
+	c.secret(fs, env, &c.Database, "database", "MFAD_DATABASE", "",
+		"database `URL`: empty for SQLite in the data folder, or postgres://...")
+	c.str(fs, env, &c.KeyFile, "key-file", "MFAD_KEY_FILE", "",
+		"key ring `file` (default: keyring.json in the data folder)")
+	c.str(fs, env, &c.LogLevel, "log-level", "MFAD_LOG_LEVEL", "info",
+		"log `level`: debug, info, warn or error")
+	c.str(fs, env, &c.LogFormat, "log-format", "MFAD_LOG_FORMAT", "text",
+		"log `format`: text or json")
+	c.str(fs, env, &c.Issuer, "issuer", "MFAD_ISSUER", "mfad",
+		"issuer `name` that authenticator apps show")
+}
+
+// BindServer adds the settings of `mfad serve` to fs.
+func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
+	c.server = true
+	c.str(fs, env, &c.HTTPAddr, "http-addr", "MFAD_HTTP_ADDR", "127.0.0.1:8080",
+		"`address` for the HTTP API")
+	c.str(fs, env, &c.TLSCertFile, "tls-cert", "MFAD_TLS_CERT", "",
+		"TLS certificate `file` (PEM); serve HTTPS when set with --tls-key")
+	c.str(fs, env, &c.TLSKeyFile, "tls-key", "MFAD_TLS_KEY", "",
+		"TLS private key `file` (PEM)")
+	c.str(fs, env, &c.TrustedProxies, "trusted-proxies", "MFAD_TRUSTED_PROXIES", "",
+		"comma-separated `addresses` or prefixes of reverse proxies whose X-Forwarded-For is believed")
+}
+
+func (c *Config) str(fs *flag.FlagSet, env Env, p *string, name, key, def, usage string) {
+	if v, ok := env(key); ok {
+		def = v
+	}
+	fs.StringVar(p, name, def, usage+" ["+key+"]")
+}
+
+// secret binds a setting that may hold a secret, which can also be read from
+// the file named by KEY_FILE (for container secrets) instead of KEY.
+func (c *Config) secret(fs *flag.FlagSet, env Env, p *string, name, key, def, usage string) {
+	v, inline := env(key)
+	path, fromFile := env(key + "_FILE")
+	switch {
+	case inline && fromFile:
+		c.problems = append(c.problems, fmt.Sprintf("set %s or %s_FILE, not both", key, key))
+	case inline:
+		def = v
+	case fromFile:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			c.problems = append(c.problems, fmt.Sprintf("%s_FILE: %v", key, err))
+			break
+		}
+		def = strings.TrimRight(string(b), "\r\n")
+	}
+	fs.StringVar(p, name, def, usage+" ["+key+" or "+key+"_FILE]")
+}
+
+// Validate fills in derived defaults and reports every problem at once.
+func (c *Config) Validate() error {
+	problems := append([]string(nil), c.problems...)
+	bad := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	if c.Data == "" {
+		bad("--data must not be empty")
+	}
+	if c.KeyFile == "" {
+		c.KeyFile = filepath.Join(c.Data, "keyring.json")
+	}
+	if c.Database != "" && !IsPostgres(c.Database) {
+		bad("--database must be empty (SQLite in the data folder) or a postgres:// URL")
+	}
+	if _, err := c.Level(); err != nil {
+		bad("%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("--log-format is %q; it must be text or json", c.LogFormat)
+	}
+	if c.Issuer == "" || strings.Contains(c.Issuer, ":") {
+		bad("--issuer must be non-empty and must not contain ':'")
+	}
+	if c.server {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			bad("--http-addr %q is not host:port", c.HTTPAddr)
+		}
+		if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+			bad("--tls-cert and --tls-key go together")
+		}
+		if _, err := c.Proxies(); err != nil {
+			bad("%v", err)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New("configuration:\n  " + strings.Join(problems, "\n  "))
+}
+
+// IsPostgres reports whether url names a PostgreSQL database.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// DatabaseURL is the database to open: the configured URL, or the SQLite
+// file in the data folder.
+func (c *Config) DatabaseURL() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return filepath.Join(c.Data, "mfad.db")
+}
+
+// Level returns the configured log level.
+func (c *Config) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level is %q; it must be debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// Proxies parses the trusted proxies.
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an address nor a prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// LogValue shows the configuration in logs with any password hidden.
+func (c *Config) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("data", c.Data),
+		slog.String("database", Redact(c.DatabaseURL())),
+		slog.String("key_file", c.KeyFile),
+	}
+	if c.server {
+		attrs = append(attrs, slog.String("http_addr", c.HTTPAddr),
+			slog.Bool("tls", c.TLSCertFile != ""))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// Redact hides the password in a database URL.
+func Redact(raw string) string {
+	if !IsPostgres(raw) {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "postgres://(unparsable URL hidden)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}

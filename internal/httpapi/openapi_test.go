@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mfad/mfad/internal/mfa"
+)
+
+// unauthenticated are the operations served outside the routes table.
+var unauthenticated = []string{
+	"GET /v1/openapi.json",
+	"GET /healthz",
+	"GET /readyz",
+	"GET /metrics",
+}
+
+func TestOpenAPIDocumentValidates(t *testing.T) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openAPI)
+	if err != nil {
+		t.Fatalf("LoadFromData(openapi.json) = %v", err)
+	}
+	if err := doc.Validate(loader.Context, openapi3.EnableExamplesValidation()); err != nil {
+		t.Errorf("Validate(openapi.json) = %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", doc.OpenAPI)
+	}
+}
+
+// TestOpenAPIDescribesEveryRoute fails when a route is added to the table
+// without documenting it, or the document describes one that is not served.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	s := loadSpec(t)
+	want := slices.Clone(unauthenticated)
+	for _, rt := range routes {
+		want = append(want, rt.method+" "+rt.pattern)
+	}
+	var got []string
+	for path, item := range s.doc.Paths.Map() {
+		for method := range item.Operations() {
+			got = append(got, method+" "+path)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("operations in openapi.json differ from the routes (-routes +document):\n%s", diff)
+	}
+}
+
+// TestOpenAPIRolesMatchService keeps what each operation says about roles
+// and tiering in step with the service's permission table, and checks that
+// each operation documents the errors every operation of its kind can give.
+func TestOpenAPIRolesMatchService(t *testing.T) {
+	s := loadSpec(t)
+	for _, rt := range routes {
+		t.Run(rt.method+" "+rt.pattern, func(t *testing.T) {
+			item := s.doc.Paths.Value(rt.pattern)
+			if item == nil {
+				t.Fatalf("no path %s in openapi.json", rt.pattern)
+			}
+			op := item.GetOperation(rt.method)
+			if op == nil {
+				t.Fatalf("no operation %s %s in openapi.json", rt.method, rt.pattern)
+			}
+			act, _ := op.Extensions["x-mfad-action"].(string)
+			var want []string
+			for _, r := range mfa.Roles {
+				if mfa.Allowed(r, mfa.Action(act)) {
+					want = append(want, string(r))
+				}
+			}
+			if len(want) == 0 {
+				t.Fatalf("x-mfad-action = %q: no role may take it", act)
+			}
+			var got []string
+			raw, _ := op.Extensions["x-mfad-roles"].([]any)
+			for _, r := range raw {
+				s, _ := r.(string)
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("x-mfad-roles for %s differ from the service (-service +document):\n%s",
+					act, diff)
+			}
+			tiered, _ := op.Extensions["x-mfad-tiered"].(bool)
+			if tiered != mfa.Tiered(mfa.Action(act)) {
+				t.Errorf("x-mfad-tiered = %v, want %v", tiered, !tiered)
+			}
+			for _, r := range want {
+				if !strings.Contains(op.Description, r) {
+					t.Errorf("description does not name role %s", r)
+				}
+			}
+			if strings.Contains(op.Description, "Tiered") != tiered {
+				t.Errorf("description mentions tiering: %v, want %v",
+					!tiered, tiered)
+			}
+			codes := []string{"401", "403", "503"}
+			if op.RequestBody != nil {
+				codes = append(codes, "400", "413", "415")
+			}
+			for _, c := range codes {
+				if op.Responses.Value(c) == nil {
+					t.Errorf("response %s is not documented", c)
+				}
+			}
+		})
+	}
+}
+
+// TestSpecCatchesMismatches proves that the tests' document would notice a
+// response that strays from it: an undocumented field, a missing one, an
+// undocumented status, a missing request ID.
+func TestSpecCatchesMismatches(t *testing.T) {
+	s := loadSpec(t)
+	user := `{"id":"u1","name":"alice","display_name":"","email":"","phone":"",
+		"disabled":false,"roles":[],"failures":0,"locked":false,
+		"created_at":"2027-03-01T08:00:00.000Z","updated_at":"2027-03-01T08:00:00.000Z"%s}`
+	header := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"abc"}}
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		ok     bool
+	}{
+		{name: "as documented", status: 200, header: header, body: fmtUser(user, ""), ok: true},
+		{name: "undocumented field", status: 200, header: header,
+			body: fmtUser(user, `,"password":"x"`)},
+		{name: "missing field", status: 200, header: header,
+			body: strings.Replace(fmtUser(user, ""), `"locked":false,`, "", 1)},
+		{name: "undocumented status", status: 202, header: header, body: fmtUser(user, "")},
+		{name: "no request ID", status: 200,
+			header: http.Header{"Content-Type": {"application/json"}}, body: fmtUser(user, "")},
+		{name: "problem without status", status: 404,
+			header: http.Header{"Content-Type": {"application/problem+json"},
+				"X-Request-Id": {"abc"}},
+			body: `{"type":"about:blank","title":"Not Found"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://mfad.test/v1/users/alice", nil)
+			req.Header.Set("Authorization", "Bearer x")
+			route, params, err := s.router.FindRoute(req)
+			if err != nil {
+				t.Fatalf("FindRoute = %v", err)
+			}
+			in := &openapi3filter.RequestValidationInput{
+				Request: req, PathParams: params, Route: route, Options: s.opts,
+			}
+			rin := &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: in, Status: tt.status, Header: tt.header, Options: s.opts,
+			}
+			rin.SetBodyBytes([]byte(tt.body))
+			err = openapi3filter.ValidateResponse(context.Background(), rin)
+			if (err == nil) != tt.ok {
+				t.Errorf("ValidateResponse(%s) = %v, want ok %v", tt.name, err, tt.ok)
+			}
+		})
+	}
+}
+
+func fmtUser(format, extra string) string {
+	return strings.Replace(format, "%s", extra, 1)
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	e := newEnv(t, options{})
+	r := e.do(t, call{method: "GET", path: "/v1/openapi.json"}).want(t, http.StatusOK)
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	if !bytes.Equal(r.body, openAPI) {
+		t.Errorf("GET /v1/openapi.json served %d bytes, not the embedded document (%d bytes)",
+			len(r.body), len(openAPI))
+	}
+}

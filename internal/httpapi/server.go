@@ -1,0 +1,321 @@
+// Package httpapi is mfad's REST front door: JSON over HTTP under /v1, with
+// problem+json errors (RFC 9457), an OpenAPI document, health checks and
+// Prometheus metrics. It translates HTTP to calls of the mfa service and
+// decides nothing itself.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/mfa"
+)
+
+// maxBody bounds request bodies; no mfad request needs more.
+const maxBody = 64 << 10
+
+// Config holds what the API needs. Service is required.
+type Config struct {
+	Service        *mfa.Service
+	Logger         *slog.Logger
+	Metrics        http.Handler   // served at /metrics when set
+	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For is believed
+}
+
+// Handler serves the API. Build one with New.
+type Handler struct {
+	svc     *mfa.Service
+	log     *slog.Logger
+	proxies []netip.Prefix
+	mux     *http.ServeMux
+}
+
+// route is one API operation. The routes table is the single list the mux is
+// built from and the OpenAPI test checks.
+type route struct {
+	method  string
+	pattern string
+	handle  func(h *Handler, w http.ResponseWriter, r *http.Request, req mfa.Request)
+}
+
+var routes = []route{
+	{"POST", "/v1/verify", (*Handler).verify},
+
+	{"POST", "/v1/users", (*Handler).createUser},
+	{"GET", "/v1/users", (*Handler).listUsers},
+	{"GET", "/v1/users/{name}", (*Handler).getUser},
+	{"PATCH", "/v1/users/{name}", (*Handler).updateUser},
+	{"PUT", "/v1/users/{name}/roles", (*Handler).setRoles},
+	{"POST", "/v1/users/{name}/unlock", (*Handler).unlock},
+
+	{"POST", "/v1/users/{name}/totp", (*Handler).enrollTOTP},
+	{"GET", "/v1/users/{name}/totp", (*Handler).listTOTP},
+	{"POST", "/v1/users/{name}/totp/{id}/confirm", (*Handler).confirmTOTP},
+	{"DELETE", "/v1/users/{name}/totp/{id}", (*Handler).deleteTOTP},
+
+	{"POST", "/v1/groups", (*Handler).createGroup},
+	{"GET", "/v1/groups", (*Handler).listGroups},
+	{"GET", "/v1/groups/{name}", (*Handler).getGroup},
+	{"DELETE", "/v1/groups/{name}", (*Handler).deleteGroup},
+	{"PUT", "/v1/groups/{name}/members/{user}", (*Handler).addMember},
+	{"DELETE", "/v1/groups/{name}/members/{user}", (*Handler).removeMember},
+
+	{"POST", "/v1/tokens", (*Handler).createToken},
+	{"GET", "/v1/tokens", (*Handler).listTokens},
+	{"DELETE", "/v1/tokens/{id}", (*Handler).revokeToken},
+
+	{"GET", "/v1/audit", (*Handler).listAudit},
+	{"POST", "/v1/audit/verify", (*Handler).verifyAudit},
+
+	{"GET", "/v1/policy", (*Handler).getPolicy},
+	{"PUT", "/v1/policy", (*Handler).putPolicy},
+}
+
+// New returns the API handler.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		svc:     cfg.Service,
+		log:     cfg.Logger,
+		proxies: cfg.TrustedProxies,
+		mux:     http.NewServeMux(),
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	for _, rt := range routes {
+		h.mux.Handle(rt.method+" "+rt.pattern, h.authenticated(rt.handle))
+	}
+	h.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	h.mux.HandleFunc("GET /readyz", h.ready)
+	if cfg.Metrics != nil {
+		h.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	// Anything else gets a problem document rather than the mux's plain
+	// text.
+	h.mux.HandleFunc("/", h.noRoute)
+	return h
+}
+
+// noRoute answers a request that no route takes. The "/" pattern matches
+// every method, so the mux sends here also requests for a known path with
+// a method it does not serve; those get 405 and an Allow header (RFC 9110
+// §15.5.6) rather than a misleading 404.
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	allow := h.allowed(r)
+	if len(allow) == 0 {
+		writeProblem(w, r, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeProblem(w, r, http.StatusMethodNotAllowed,
+		r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+strings.Join(allow, ", "), nil)
+}
+
+var probeMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete,
+}
+
+// allowed returns the methods some route serves for r's path.
+func (h *Handler) allowed(r *http.Request) []string {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// ServeHTTP handles one request: it assigns a request ID, bounds the body,
+// recovers from panics and writes one access log line.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := requestID(r)
+	w.Header().Set("X-Request-ID", id)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.log.Error("panic serving request", "request_id", id, "panic", p,
+				"stack", string(debug.Stack()))
+			// A handler that already began its answer cannot take it back.
+			if !rec.wrote {
+				writeProblem(rec, r, http.StatusInternalServerError, "internal error", nil)
+			}
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		// The pattern, not the path, is logged: paths hold user names, and
+		// the query string may hold anything a client sent.
+		pattern := r.Pattern
+		if pattern == "" {
+			pattern = "unmatched"
+		}
+		h.log.Log(r.Context(), level, "http request", "method", r.Method, "route", pattern,
+			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(),
+			"client_ip", h.clientIP(r), "request_id", id)
+	}()
+	h.mux.ServeHTTP(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer, so handlers
+// such as the metrics one can still flush.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+type requestIDKey struct{}
+
+// requestID returns the caller's X-Request-ID when it is a sane token, so
+// that one ID follows a request through a proxy's logs and mfad's, or a new
+// random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && isToken(id) {
+		return id
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP returns the address of the client. X-Forwarded-For is believed
+// only when the connection comes from a configured proxy, and then only as
+// far back as the first address that is not itself a trusted proxy
+// (SECURITY.md 10).
+func (h *Handler) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !h.trusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !h.trusted(a) {
+			return a.Unmap().String()
+		}
+		peer = a
+	}
+	return peer.Unmap().String()
+}
+
+func (h *Handler) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range h.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticated wraps an API operation: it authenticates the bearer token
+// and builds the service request.
+func (h *Handler) authenticated(
+	fn func(h *Handler, w http.ResponseWriter, r *http.Request, req mfa.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mfad"`)
+			writeProblem(w, r, http.StatusUnauthorized,
+				"send an API token as Authorization: Bearer TOKEN", nil)
+			return
+		}
+		actor, err := h.svc.Authenticate(r.Context(), token)
+		if err != nil {
+			if errors.Is(err, mfa.ErrUnauthenticated) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="mfad", error="invalid_token"`)
+			}
+			h.fail(w, r, err)
+			return
+		}
+		req := mfa.Request{
+			Actor:     actor,
+			Source:    h.clientIP(r),
+			FrontDoor: audit.DoorAPI,
+			RequestID: r.Context().Value(requestIDKey{}).(string),
+		}
+		fn(h, w, r, req)
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// ready answers whether the database is reachable.
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.svc.Ping(ctx); err != nil {
+		h.log.Warn("not ready", "err", err)
+		writeProblem(w, r, http.StatusServiceUnavailable, "database unreachable", nil)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ready\n"))
+}

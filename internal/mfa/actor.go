@@ -1,0 +1,148 @@
+package mfa
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/store"
+)
+
+// ActorKind says how an actor proved who it is.
+type ActorKind string
+
+// Kinds of actor.
+const (
+	// ActorToken is a caller holding an API token.
+	ActorToken ActorKind = "token"
+	// ActorOperator is a person at the server's command line. Whoever can
+	// read the data folder and key file can do anything, so the operator is
+	// not limited by roles; every action is still audited under their name.
+	ActorOperator ActorKind = "operator"
+	// ActorSystem is mfad itself, for housekeeping.
+	ActorSystem ActorKind = "system"
+)
+
+// Actor is who asks the service to do something.
+type Actor struct {
+	Kind ActorKind
+	ID   string // token ID, or the operator's login name
+	Name string // token name
+	Role Role   // token role
+
+	// UserID and UserName are set when a token is bound to a user: it acts
+	// as that user, only while the user holds Role.
+	UserID   string
+	UserName string
+}
+
+// Operator returns the actor for a person at the server's command line.
+func Operator(login string) Actor {
+	if login == "" {
+		login = "unknown"
+	}
+	return Actor{Kind: ActorOperator, ID: login}
+}
+
+// String names the actor in the audit log.
+func (a Actor) String() string {
+	switch a.Kind {
+	case ActorToken:
+		if a.UserName != "" {
+			return fmt.Sprintf("token:%s (%s, user %s)", a.ID, a.Name, a.UserName)
+		}
+		return fmt.Sprintf("token:%s (%s)", a.ID, a.Name)
+	case ActorOperator:
+		return "operator:" + a.ID
+	case ActorSystem:
+		return "system"
+	}
+	return "unknown"
+}
+
+// Request is the context of one call into the service: who asks, and from
+// where. It is passed explicitly rather than through context.Context.
+type Request struct {
+	Actor     Actor
+	Source    string // client address, or "local"
+	FrontDoor string // audit.DoorAPI, audit.DoorCLI, ...
+	RequestID string
+}
+
+// authorize decides whether req's actor may take act, on subject when the
+// action concerns a user (nil otherwise). A refusal is audited and returned
+// as an ErrForbidden Error.
+func (s *Service) authorize(ctx context.Context, req Request, act Action, subject *store.User) error {
+	if reason := refusal(req.Actor, act, subject); reason != "" {
+		ev := s.event(req, string(act), audit.Denied, reason)
+		if subject != nil {
+			ev.Subject = subject.Name
+		}
+		if err := s.store.Update(ctx, func(tx store.Tx) error {
+			return s.appendAudit(ctx, tx, ev)
+		}); err != nil {
+			return err
+		}
+		s.log.Warn("action denied", "action", act, "actor", req.Actor.String(),
+			"reason", reason, "client_ip", req.Source, "request_id", req.RequestID)
+		return forbidden("%s may not %s", describe(req.Actor), describeAction(act, subject))
+	}
+	return nil
+}
+
+// subject authorizes a tiered or per-user action on the named user and
+// returns the user. The role is checked before the user is looked up, so a
+// caller whose role may not take the action cannot learn which users exist
+// from a 404 versus a 403.
+func (s *Service) subject(ctx context.Context, req Request, act Action, name string) (store.User, error) {
+	if err := s.authorize(ctx, req, act, nil); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.lookup(ctx, s.store, name)
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.authorize(ctx, req, act, &u); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// refusal returns why the actor may not take act, or "" if it may.
+func refusal(a Actor, act Action, subject *store.User) string {
+	switch a.Kind {
+	case ActorOperator:
+		return ""
+	case ActorToken:
+	default:
+		return "unknown_actor"
+	}
+	if !Allowed(a.Role, act) {
+		return "role"
+	}
+	if subject != nil && Tiered(act) && !mayActOn(a.Role, a.UserID, *subject) {
+		if a.UserID == subject.ID {
+			return "own_account"
+		}
+		return "tier"
+	}
+	return ""
+}
+
+func describe(a Actor) string {
+	if a.Kind == ActorToken {
+		return fmt.Sprintf("a token with role %s", a.Role)
+	}
+	return string(a.Kind)
+}
+
+func describeAction(act Action, subject *store.User) string {
+	s := string(act)
+	if subject != nil {
+		s += " on user " + subject.Name
+		if len(subject.Roles) > 0 {
+			s += " (who holds a role)"
+		}
+	}
+	return s
+}

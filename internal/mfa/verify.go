@@ -1,0 +1,278 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/codes"
+	"github.com/mfad/mfad/internal/policy"
+	"github.com/mfad/mfad/internal/store"
+	"github.com/mfad/mfad/internal/totp"
+)
+
+// VerifyResult is the answer to "is this code right for this user?". A
+// refusal carries no reason: unknown user, disabled user, no such factor,
+// wrong code, replayed code and locked account all look the same to the
+// caller (SECURITY.md 9). Only the audit log says which.
+type VerifyResult struct {
+	Accepted   bool
+	Factor     string // the factor that accepted the code, such as "totp"
+	Credential string // the name of the credential that accepted it
+}
+
+// Reasons a verification ends, as written to the audit log.
+const (
+	reasonAccepted    = "accepted"
+	reasonMalformed   = "malformed"
+	reasonUnknownUser = "unknown_user"
+	reasonDisabled    = "disabled"
+	reasonLocked      = "locked"
+	reasonNoFactor    = "no_factor"
+	reasonWrongCode   = "wrong_code"
+	reasonReplay      = "replay"
+)
+
+// verdict is what the verify transaction decided.
+type verdict struct {
+	VerifyResult
+	reason string
+	lock   *lockInfo // set when this failure locked the account
+}
+
+// lockInfo describes a lock that a failure just caused.
+type lockInfo struct {
+	failures int
+	until    string // an RFC 3339 time, or "unlocked by staff"
+}
+
+// Verify checks a code for a user through the one decision path every front
+// door uses. It returns an error only when it could not decide (the database
+// or the key ring failed); then nothing is accepted (SECURITY.md 4).
+func (s *Service) Verify(ctx context.Context, req Request, user, code string) (VerifyResult, error) {
+	start := time.Now()
+	if err := s.authorize(ctx, req, ActVerify, nil); err != nil {
+		return VerifyResult{}, err
+	}
+	name := CanonicalName(user)
+	cleaned, ok := codes.Clean(code)
+	shape := codes.Classify(cleaned)
+
+	var v verdict
+	var err error
+	if !ok || shape == codes.Unknown || checkName("user", name) != "" {
+		v, err = s.refuseMalformed(ctx, req, name)
+	} else {
+		v, err = s.verify(ctx, req, name, cleaned)
+	}
+	if err != nil {
+		s.log.Error("verification failed", "user", name, "client_ip", req.Source,
+			"front_door", req.FrontDoor, "request_id", req.RequestID, "err", err)
+		return VerifyResult{}, err
+	}
+	s.report(req, name, v, shape, time.Since(start))
+	return v.VerifyResult, nil
+}
+
+// refuseMalformed records a refusal of input that is no code of any factor.
+// It does not count as a failure: no code was guessed.
+func (s *Service) refuseMalformed(ctx context.Context, req Request, name string) (verdict, error) {
+	v := verdict{reason: reasonMalformed}
+	ev := s.event(req, "verify", audit.Failure, v.reason)
+	if checkName("user", name) == "" {
+		ev.Subject = name
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		return s.appendAudit(ctx, tx, ev)
+	})
+	return v, err
+}
+
+// verify decides in one transaction: reserve an attempt against the
+// lockout, check the code, consume its time step, clear the failures on
+// success, and write the audit event. Every path writes in that one commit,
+// so accepting, refusing and refusing an unknown user take similar time.
+func (s *Service) verify(ctx context.Context, req Request, name, code string) (verdict, error) {
+	now := s.now()
+	var v verdict
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		v = verdict{}
+		pol, err := s.policy(ctx, tx)
+		if err != nil {
+			return err
+		}
+		u, err := tx.User(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.decoyCheck(code, now)
+			v.reason = reasonUnknownUser
+		case err != nil:
+			return fmt.Errorf("load user: %w", err)
+		case u.Disabled:
+			s.decoyCheck(code, now)
+			v.reason = reasonDisabled
+		default:
+			if err := s.attempt(ctx, tx, u, code, now, pol.Lockout, &v); err != nil {
+				return err
+			}
+		}
+		return s.recordVerdict(ctx, tx, req, name, now, v)
+	})
+	return v, err
+}
+
+// attempt reserves an attempt for u and checks code against u's factors.
+func (s *Service) attempt(ctx context.Context, tx store.Tx, u store.User, code string,
+	now time.Time, l policy.Lockout, v *verdict) error {
+	state, reserved, err := tx.ReserveAttempt(ctx, u.ID, now, lockRule(l))
+	if err != nil {
+		return fmt.Errorf("reserve attempt: %w", err)
+	}
+	if !reserved {
+		s.decoyCheck(code, now)
+		v.reason = reasonLocked
+		return nil
+	}
+	if err := s.checkTOTP(ctx, tx, u, code, now, v); err != nil {
+		return err
+	}
+	if v.Accepted {
+		// A success releases the reservation and resets the count.
+		return tx.ClearFailures(ctx, u.ID)
+	}
+	// The reservation stands as this failure. If it was the one that locked
+	// the account, say so in the audit log.
+	switch {
+	case state.Failures >= l.MaxFailures:
+		v.lock = &lockInfo{failures: state.Failures, until: "unlocked by staff"}
+	case state.LockedUntil.After(now):
+		v.lock = &lockInfo{failures: state.Failures,
+			until: state.LockedUntil.UTC().Format(time.RFC3339)}
+	}
+	return nil
+}
+
+// checkTOTP checks code against every confirmed authenticator of u and, on a
+// match, consumes its time step with one conditional update, so the same
+// step is never accepted twice, nor an older step after a newer one
+// (SECURITY.md 1 and 2).
+func (s *Service) checkTOTP(ctx context.Context, tx store.Tx, u store.User, code string,
+	now time.Time, v *verdict) error {
+	creds, err := tx.TOTPCredentials(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("load authenticators: %w", err)
+	}
+	type match struct {
+		cred store.TOTPCredential
+		step int64
+	}
+	var matches []match
+	for _, c := range creds {
+		if !c.Confirmed {
+			continue
+		}
+		step, ok, err := s.matchTOTP(u.ID, c, code, now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			matches = append(matches, match{c, step})
+		}
+	}
+	if len(matches) == 0 {
+		v.reason = reasonWrongCode
+		if !hasConfirmed(creds) {
+			s.decoyCheck(code, now)
+			v.reason = reasonNoFactor
+		}
+		return nil
+	}
+	v.reason = reasonReplay
+	for _, m := range matches {
+		used, err := tx.UseTOTPStep(ctx, m.cred.ID, m.step, now)
+		if err != nil {
+			return fmt.Errorf("use step: %w", err)
+		}
+		if used {
+			v.Accepted, v.Factor, v.Credential = true, "totp", m.cred.Name
+			v.reason = reasonAccepted
+			return nil
+		}
+	}
+	return nil
+}
+
+func hasConfirmed(creds []store.TOTPCredential) bool {
+	for _, c := range creds {
+		if c.Confirmed {
+			return true
+		}
+	}
+	return false
+}
+
+// decoyCheck does the work of checking one authenticator for a user who has
+// none to check, so that refusing them takes about as long.
+func (s *Service) decoyCheck(code string, now time.Time) {
+	secret, err := s.keys.Open(s.decoy.keyID, s.decoy.sealed, []byte(decoyAAD))
+	if err != nil {
+		return
+	}
+	totp.Match(secret, code, now, totp.DefaultParams(), totpSkew)
+}
+
+// recordVerdict writes the audit events of a verification.
+func (s *Service) recordVerdict(ctx context.Context, tx store.Tx, req Request, name string,
+	now time.Time, v verdict) error {
+	ev := s.event(req, "verify", audit.Failure, v.reason)
+	ev.Subject = name
+	ev.Time = now
+	if v.Accepted {
+		ev.Outcome = audit.Success
+		ev.Factor = v.Factor
+		ev.Detail = map[string]string{"credential": v.Credential}
+	}
+	if err := s.appendAudit(ctx, tx, ev); err != nil {
+		return err
+	}
+	if v.lock == nil {
+		return nil
+	}
+	lock := s.event(Request{Actor: Actor{Kind: ActorSystem}, FrontDoor: req.FrontDoor,
+		Source: req.Source, RequestID: req.RequestID}, "user.lock", audit.Success, "too_many_failures")
+	lock.Subject = name
+	lock.Time = now
+	lock.Detail = map[string]string{"failures": strconv.Itoa(v.lock.failures), "until": v.lock.until}
+	return s.appendAudit(ctx, tx, lock)
+}
+
+// report logs a verification and tells the observer.
+func (s *Service) report(req Request, name string, v verdict, shape codes.Shape, elapsed time.Duration) {
+	attrs := []any{"outcome", "reject", "reason", v.reason, "user", name,
+		"client_ip", req.Source, "front_door", req.FrontDoor, "request_id", req.RequestID}
+	if v.Accepted {
+		attrs[1] = "accept"
+		attrs = append(attrs, "factor", v.Factor)
+		s.log.Info("verification accepted", attrs...)
+	} else {
+		s.log.Warn("verification refused", attrs...)
+	}
+	// A refused code is counted under the factor it was aimed at, by shape.
+	factor := v.Factor
+	switch {
+	case factor != "":
+	case shape == codes.Numeric:
+		factor = "totp"
+	default:
+		factor = "unknown"
+	}
+	s.obs.Verification(factor, v.Accepted, elapsed)
+	if v.lock != nil {
+		s.obs.Lockout()
+		s.log.Warn("account locked", "user", name, "failures", v.lock.failures,
+			"until", v.lock.until, "client_ip", req.Source, "request_id", req.RequestID)
+	}
+}

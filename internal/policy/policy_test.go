@@ -1,0 +1,133 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v, want nil", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     string
+		want    func(p *Policy)
+		wantErr []string // substrings the error must contain, all of them
+	}{
+		{name: "empty object keeps defaults", doc: `{}`, want: func(*Policy) {}},
+		{
+			name: "partial lockout overlays defaults",
+			doc:  `{"lockout": {"threshold": 5, "duration": "30s"}}`,
+			want: func(p *Policy) {
+				p.Lockout.Threshold = 5
+				p.Lockout.Duration = Duration(30 * time.Second)
+			},
+		},
+		{
+			name: "days",
+			doc:  `{"lockout": {"max_duration": "2d"}}`,
+			want: func(p *Policy) { p.Lockout.MaxDuration = Duration(48 * time.Hour) },
+		},
+		{
+			name: "totp profile",
+			doc:  `{"totp": {"algorithm": "SHA256", "digits": 8, "period": 60}}`,
+			want: func(p *Policy) { p.TOTP = TOTP{Algorithm: "SHA256", Digits: 8, Period: 60} },
+		},
+		{name: "unknown field", doc: `{"lockout": {"treshold": 5}}`, wantErr: []string{"treshold"}},
+		{name: "not json", doc: `lockout`, wantErr: []string{"policy"}},
+		{name: "trailing", doc: `{} {}`, wantErr: []string{"trailing"}},
+		{name: "trailing bracket", doc: `{}]`, wantErr: []string{"trailing"}},
+		{name: "wrong type", doc: `{"lockout": {"threshold": "ten"}}`,
+			wantErr: []string{"lockout.threshold must be a whole number, not string"}},
+		{name: "number duration", doc: `{"lockout": {"duration": 60}}`, wantErr: []string{"15m"}},
+		{
+			name:    "over 100 failures",
+			doc:     `{"lockout": {"max_failures": 101}}`,
+			wantErr: []string{"lockout.max_failures is 101", "between lockout.threshold (10) and 100"},
+		},
+		{
+			name: "every problem at once",
+			doc: `{"lockout": {"threshold": 0, "duration": "0s", "max_failures": 200},
+			       "totp": {"algorithm": "MD5", "digits": 7, "period": 45}}`,
+			wantErr: []string{
+				"lockout.threshold is 0", "lockout.duration is 0s", "lockout.max_failures is 200",
+				"totp.algorithm is \"MD5\"", "totp.digits is 7", "totp.period is 45",
+			},
+		},
+		{
+			name:    "max below duration",
+			doc:     `{"lockout": {"duration": "2h", "max_duration": "1h"}}`,
+			wantErr: []string{"lockout.max_duration is 1h; it must be between lockout.duration (2h) and 30d"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse([]byte(tt.doc))
+			if tt.wantErr != nil {
+				if err == nil {
+					t.Fatalf("Parse(%s) = %+v, want error", tt.doc, got)
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("Parse(%s) error = %q, want it to contain %q", tt.doc, err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse(%s) error = %v", tt.doc, err)
+			}
+			want := Default()
+			tt.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Parse(%s) mismatch (-want +got):\n%s", tt.doc, diff)
+			}
+		})
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	p := Default()
+	p.Lockout.MaxDuration = Duration(72 * time.Hour)
+	p.Lockout.Duration = Duration(90 * time.Second)
+	got, err := Parse(p.Marshal())
+	if err != nil {
+		t.Fatalf("Parse(Marshal()) error = %v", err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("round trip mismatch (-want +got):\n%s", diff)
+	}
+	if s := string(p.Marshal()); !strings.Contains(s, `"max_duration": "3d"`) {
+		t.Errorf("Marshal() = %s, want max_duration written as \"3d\"", s)
+	}
+}
+
+func TestDurationString(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{time.Minute, "1m"},
+		{time.Hour, "1h"},
+		{90 * time.Minute, "1h30m"},
+		{90 * time.Second, "1m30s"},
+		{48 * time.Hour, "2d"},
+		{0, "0s"},
+	}
+	for _, tt := range tests {
+		if got := Duration(tt.d).String(); got != tt.want {
+			t.Errorf("Duration(%v).String() = %q, want %q", tt.d, got, tt.want)
+		}
+		back, err := ParseDuration(tt.want)
+		if err != nil || back.Std() != tt.d {
+			t.Errorf("ParseDuration(%q) = %v, %v, want %v", tt.want, back.Std(), err, tt.d)
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package sqlstore
+
+import "context"
+
+// MigrationVersions returns the versions of the migrations for dialect.
+func MigrationVersions(dialect string) ([]int, error) {
+	d := sqliteDialect
+	if dialect == postgresDialect.name {
+		d = postgresDialect
+	}
+	ms, err := loadMigrations(d)
+	if err != nil {
+		return nil, err
+	}
+	var vs []int
+	for _, m := range ms {
+		vs = append(vs, m.version)
+	}
+	return vs, nil
+}
+
+// Pragma returns the value of a SQLite pragma on the writing or on a
+// reading connection.
+func (db *DB) Pragma(ctx context.Context, writer bool, name string) (string, error) {
+	pool := db.rd
+	if writer {
+		pool = db.wr
+	}
+	var v string
+	err := pool.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}
+
+// Violation names the constraint err broke: "unique", "foreign key" or "".
+func (db *DB) Violation(err error) string {
+	switch db.d.violation(err) {
+	case uniqueViolation:
+		return "unique"
+	case foreignKeyViolation:
+		return "foreign key"
+	}
+	return ""
+}

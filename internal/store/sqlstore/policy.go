@@ -1,0 +1,41 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/mfad/mfad/internal/store"
+)
+
+// Policy returns the policy document stored for scope.
+func (r reader) Policy(ctx context.Context, scope string) (store.PolicyDoc, error) {
+	p := store.PolicyDoc{Scope: scope}
+	var updated int64
+	err := r.q.QueryRowContext(ctx,
+		`SELECT doc, updated_at, updated_by FROM policies WHERE scope = $1`, scope,
+	).Scan(&p.Doc, &updated, &p.UpdatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.PolicyDoc{}, fmt.Errorf("policy %q: %w", scope, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.PolicyDoc{}, fmt.Errorf("policy %q: %w", scope, err)
+	}
+	p.Doc = noEmpty(p.Doc)
+	p.UpdatedAt = fromMS(updated)
+	return p, nil
+}
+
+// PutPolicy stores the policy document for its scope, replacing any.
+func (t *txn) PutPolicy(ctx context.Context, p store.PolicyDoc) error {
+	_, err := t.q.ExecContext(ctx, `INSERT INTO policies (scope, doc, updated_at, updated_by)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (scope) DO UPDATE SET
+			doc = excluded.doc, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		p.Scope, blob(p.Doc), toMS(p.UpdatedAt), p.UpdatedBy)
+	if err != nil {
+		return t.fail(err, "put policy %q", p.Scope)
+	}
+	return nil
+}

@@ -1,0 +1,284 @@
+// Package store defines what mfad keeps and the contract every storage
+// backend honours. The service in package mfa is the only caller; it decides,
+// and the store keeps state and makes single-use changes atomic.
+//
+// # Contract
+//
+// Every implementation is safe for concurrent use by many goroutines and by
+// many processes sharing one database. In particular:
+//
+//   - Reads that return one item return ErrNotFound when there is none.
+//     Creates return ErrConflict when a unique name or ID is taken and change
+//     nothing. Callers test both with errors.Is.
+//   - Update runs fn in one transaction: either every write fn made, and every
+//     audit event it appended, is committed, or none is. Once Update returns
+//     nil, the writes are durable (synced to stable storage).
+//   - Single-use state changes are each one conditional statement in the
+//     database, never a read followed by a write: ReserveAttempt,
+//     Tx.UseTOTPStep, Tx.ConfirmTOTP and Tx.RevokeToken. Of any number of
+//     concurrent callers, on any number of processes, at most one sees a given
+//     step, confirmation or revocation succeed.
+//   - Times are kept with millisecond precision; the zero time.Time means
+//     "never" and is stored as such.
+//   - Lists are returned in a stable order that each method documents.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mfad/mfad/internal/audit"
+)
+
+// Errors the store returns. Implementations wrap them with context; callers
+// use errors.Is.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: already exists")
+)
+
+// Store is a handle on mfad's database.
+type Store interface {
+	Reader
+
+	// Update runs fn in a transaction and commits it if fn returns nil. If fn
+	// returns an error, or the commit fails, nothing fn wrote is kept and the
+	// error is returned. fn must not keep tx after it returns. Update may
+	// serialise writers (SQLite has one writer at a time); fn should be short
+	// and do no network I/O of its own.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	// ReserveAttempt counts one failure against userID before a code is
+	// checked, in one conditional statement, so that parallel guesses cannot
+	// overshoot the lockout threshold. A later successful verification clears
+	// the count (Tx.ClearFailures), which releases the reservation.
+	//
+	// The attempt is reserved, and ok is true, only when the account is not
+	// locked at now: LockedUntil is not after now and Failures is below
+	// rule.MaxFailures. When the new count is a multiple of rule.Threshold,
+	// the same statement locks the account until now plus the current lock
+	// duration, and doubles the next lock duration up to rule.MaxDuration.
+	// The returned state is the one after the reservation, or the current one
+	// when ok is false. ReserveAttempt returns ErrNotFound if there is no such
+	// user.
+	ReserveAttempt(ctx context.Context, userID string, now time.Time, rule LockRule) (
+		state LockState, ok bool, err error)
+
+	// SealAudit chains up to limit events that are not yet sealed, in the
+	// order of their Seq, after the current head of the chain. link computes
+	// each new Link from the previous one (the zero Link before the first
+	// event). Only one sealer runs at a time across all processes; others
+	// wait. It returns how many events it sealed.
+	SealAudit(ctx context.Context, limit int,
+		link func(prev audit.Link, ev audit.Event) (audit.Link, error)) (int, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the database.
+	Close() error
+}
+
+// Reader holds the reads. Outside a transaction they see committed data;
+// on a Tx they also see the transaction's own writes.
+type Reader interface {
+	// User returns the user with the given name.
+	User(ctx context.Context, name string) (User, error)
+	// UserByID returns the user with the given ID.
+	UserByID(ctx context.Context, id string) (User, error)
+	// ListUsers returns users whose name, display name or email contains
+	// q.Search, ordered by name, starting after q.After, at most q.Limit.
+	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
+
+	// Group returns the group with the given name.
+	Group(ctx context.Context, name string) (Group, error)
+	// ListGroups returns all groups ordered by name.
+	ListGroups(ctx context.Context) ([]Group, error)
+	// GroupMembers returns the members of a group ordered by name.
+	GroupMembers(ctx context.Context, groupID string) ([]User, error)
+	// UserGroups returns the groups a user belongs to ordered by name.
+	UserGroups(ctx context.Context, userID string) ([]Group, error)
+
+	// TOTPCredentials returns a user's authenticators, confirmed or not,
+	// ordered by creation time.
+	TOTPCredentials(ctx context.Context, userID string) ([]TOTPCredential, error)
+	// TOTPCredentialsNotSealedWith returns up to limit authenticators of any
+	// user whose secret is sealed under a key other than keyID, ordered by ID.
+	TOTPCredentialsNotSealedWith(ctx context.Context, keyID string, limit int) (
+		[]TOTPCredential, error)
+
+	// Token returns the API token with the given ID, revoked or not.
+	Token(ctx context.Context, id string) (Token, error)
+	// ListTokens returns all API tokens, newest first.
+	ListTokens(ctx context.Context) ([]Token, error)
+
+	// Policy returns the policy document stored for scope.
+	Policy(ctx context.Context, scope string) (PolicyDoc, error)
+
+	// ListAudit returns audit events matching q, newest (highest Seq) first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
+	// ScanAudit calls fn for every audit event: first the sealed ones in
+	// chain order, then the unsealed ones in Seq order. It stops at the first
+	// error fn returns and returns it.
+	ScanAudit(ctx context.Context, fn func(audit.Event) error) error
+}
+
+// Tx is a transaction opened by Store.Update.
+type Tx interface {
+	Reader
+
+	// CreateUser adds a user with its roles. ErrConflict if the name or ID is
+	// taken.
+	CreateUser(ctx context.Context, u User) error
+	// UpdateUser stores u's display name, email, phone, disabled flag and
+	// UpdatedAt for the user with u.ID. ErrNotFound if there is none.
+	UpdateUser(ctx context.Context, u User) error
+	// SetRoles replaces a user's roles. ErrNotFound if there is no such user.
+	SetRoles(ctx context.Context, userID string, roles []string) error
+	// ReserveAttempt is Store.ReserveAttempt inside the transaction. The
+	// reservation commits or rolls back with the transaction, and the row
+	// stays locked until then, so concurrent attempts on the same user wait
+	// for this one's outcome and still cannot overshoot the threshold.
+	ReserveAttempt(ctx context.Context, userID string, now time.Time, rule LockRule) (
+		state LockState, ok bool, err error)
+	// ClearFailures sets a user's failure count to zero and lifts any lock.
+	// ErrNotFound if there is no such user.
+	ClearFailures(ctx context.Context, userID string) error
+
+	// CreateGroup adds a group. ErrConflict if the name or ID is taken.
+	CreateGroup(ctx context.Context, g Group) error
+	// DeleteGroup removes a group and its memberships. ErrNotFound if there
+	// is none.
+	DeleteGroup(ctx context.Context, groupID string) error
+	// AddMember adds a user to a group. ErrConflict if already a member,
+	// ErrNotFound if the group or the user does not exist.
+	AddMember(ctx context.Context, groupID, userID string, at time.Time) error
+	// RemoveMember removes a user from a group. ErrNotFound if not a member.
+	RemoveMember(ctx context.Context, groupID, userID string) error
+
+	// CreateTOTP adds an unconfirmed authenticator. ErrConflict if the user
+	// already has one with that name, or the ID is taken.
+	CreateTOTP(ctx context.Context, c TOTPCredential) error
+	// ConfirmTOTP marks an unconfirmed authenticator confirmed and records
+	// step as its last accepted step, in one conditional statement. It
+	// reports false if there is no such unconfirmed authenticator of that
+	// user.
+	ConfirmTOTP(ctx context.Context, userID, id string, step int64, at time.Time) (bool, error)
+	// UseTOTPStep records step as the authenticator's last accepted step if,
+	// and only if, it is confirmed and step is strictly greater than the last
+	// accepted step, in one conditional statement. It reports whether it did.
+	UseTOTPStep(ctx context.Context, id string, step int64, at time.Time) (bool, error)
+	// ResealTOTP replaces an authenticator's sealed secret if it is still
+	// sealed under oldKeyID, and reports whether it did.
+	ResealTOTP(ctx context.Context, id, oldKeyID string, secret []byte, keyID string) (bool, error)
+	// DeleteTOTP removes one of a user's authenticators. ErrNotFound if the
+	// user has none with that ID.
+	DeleteTOTP(ctx context.Context, userID, id string) error
+
+	// CreateToken adds an API token. ErrConflict if the ID is taken.
+	CreateToken(ctx context.Context, t Token) error
+	// RevokeToken marks a token revoked at the given time, in one conditional
+	// statement. ErrNotFound if there is no such token or it is already
+	// revoked.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// PutPolicy stores the policy document for its scope, replacing any.
+	PutPolicy(ctx context.Context, p PolicyDoc) error
+
+	// AppendAudit writes an event and returns the Seq the store gave it.
+	// ev.Link must be nil; events are sealed later by Store.SealAudit.
+	AppendAudit(ctx context.Context, ev audit.Event) (int64, error)
+}
+
+// User is a person (or a service account) who holds factors.
+type User struct {
+	ID          string
+	Name        string // unique, as typed at sign-in
+	DisplayName string
+	Email       string
+	Phone       string
+	Disabled    bool
+	Roles       []string // staff roles, sorted; empty for ordinary users
+	Lock        LockState
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// LockState is a user's consecutive-failure count and lock.
+type LockState struct {
+	Failures    int       // consecutive failures (and reserved attempts) since the last success
+	LockedUntil time.Time // zero, or when the current temporary lock ends
+}
+
+// LockRule is the lockout policy ReserveAttempt applies.
+type LockRule struct {
+	Threshold   int           // every Threshold consecutive failures lock the account
+	Duration    time.Duration // length of the first lock
+	MaxDuration time.Duration // locks double in length up to this
+	MaxFailures int           // at this many failures the account stays locked until unlocked
+}
+
+// Group is a named set of users that policy can address.
+type Group struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+}
+
+// TOTPCredential is one authenticator app of a user. The secret is sealed by
+// the key ring; the store never sees it in clear.
+type TOTPCredential struct {
+	ID          string
+	UserID      string
+	Name        string // unique per user
+	Algorithm   string // SHA1, SHA256 or SHA512
+	Digits      int
+	Period      int    // seconds
+	Secret      []byte // sealed secret
+	KeyID       string // key ring key that sealed Secret
+	Confirmed   bool
+	LastStep    int64 // last accepted time step; 0 before any
+	CreatedAt   time.Time
+	ConfirmedAt time.Time
+	LastUsedAt  time.Time
+}
+
+// Token is an API token. Only a keyed hash of its secret is kept.
+type Token struct {
+	ID        string
+	Name      string
+	Role      string
+	UserID    string // empty for a service token
+	Hash      []byte // keyed hash of the secret
+	KeyID     string // key ring key that made Hash
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// PolicyDoc is a policy document as stored; package policy gives it meaning.
+type PolicyDoc struct {
+	Scope     string // "global", or "group:" followed by a group ID
+	Doc       []byte // JSON
+	UpdatedAt time.Time
+	UpdatedBy string
+}
+
+// UserQuery selects users for ListUsers.
+type UserQuery struct {
+	Search string // substring of name, display name or email; empty for all
+	After  string // name to start after, for paging
+	Limit  int    // at most this many; 0 means 100
+}
+
+// AuditQuery selects audit events for ListAudit. Zero fields match all.
+type AuditQuery struct {
+	Subject   string    // events about this user
+	Action    string    // this action, or a prefix of actions when it ends in "."
+	Since     time.Time // at or after
+	Until     time.Time // before
+	BeforeSeq int64     // Seq below this, for paging
+	Limit     int       // at most this many; 0 means 100
+}

@@ -1,0 +1,123 @@
+// Package storetest is the conformance suite for store.Store. Every backend
+// runs Run from its own tests; a backend passes when every subtest does, on
+// every engine it supports.
+//
+// The suite checks the contract written in package store: round trips of
+// every field, not-found and conflict errors, ordering and paging, the
+// atomicity of Update, the exact lockout arithmetic of ReserveAttempt, and,
+// with many goroutines at once, that single-use changes succeed once. The
+// concurrency tests are meant to catch a read-then-write implementation;
+// they do so reliably only on an engine that runs transactions in parallel
+// (PostgreSQL), since SQLite serialises writers.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mfad/mfad/internal/store"
+)
+
+// Run runs the conformance suite. open must return a fresh, empty store for
+// each subtest and close it when that subtest ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Users", testUsers},
+		{"ListUsers", testListUsers},
+		{"Groups", testGroups},
+		{"GroupMembers", testGroupMembers},
+		{"TOTP", testTOTP},
+		{"Tokens", testTokens},
+		{"Policy", testPolicy},
+		{"Audit", testAudit},
+		{"ListAudit", testListAudit},
+		{"SealAudit", testSealAudit},
+		{"Update", testUpdate},
+		{"Lockout", func(t *testing.T, s store.Store) { testLockout(t, s, reserveOnStore) }},
+		{"LockoutInTx", func(t *testing.T, s store.Store) { testLockout(t, s, reserveInTx) }},
+		{"ReserveInTx", testReserveInTx},
+		{"Concurrency", testConcurrency},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, open(t))
+		})
+	}
+}
+
+// t0 is the suite's fixed clock reading. It has nanoseconds, which the
+// store must drop: times are kept to the millisecond.
+var t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
+
+// at returns t0 plus d.
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+// ms truncates t to the precision the store keeps.
+func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// update runs fn in a transaction and fails the test if it fails.
+func update(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.Tx) error) {
+	t.Helper()
+	ctx := t.Context()
+	if err := s.Update(ctx, func(tx store.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatalf("Update() = %v, want nil", err)
+	}
+}
+
+// wantErr fails the test unless err is want (nil for no error).
+func wantErr(t *testing.T, call string, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Errorf("%s = %v, want nil", call, err)
+	case want != nil && !errors.Is(err, want):
+		t.Errorf("%s = %v, want %v", call, err, want)
+	}
+}
+
+// txErr runs fn in its own transaction and returns its error, so that a
+// failing call can be checked without dooming other calls' transactions.
+func txErr(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.Tx) error) error {
+	t.Helper()
+	ctx := t.Context()
+	return s.Update(ctx, func(tx store.Tx) error { return fn(ctx, tx) })
+}
+
+// newUser returns a user with every field set.
+func newUser(id, name string) store.User {
+	return store.User{
+		ID:          id,
+		Name:        name,
+		DisplayName: "The " + name,
+		Email:       name + "@example.org",
+		Phone:       "+1 555 0100 ext " + id,
+		CreatedAt:   at(time.Minute),
+		UpdatedAt:   at(2 * time.Minute),
+	}
+}
+
+// createUsers adds users in one transaction.
+func createUsers(t *testing.T, s store.Store, users ...store.User) {
+	t.Helper()
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, u := range users {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// stored returns u as the store gives it back: times to the millisecond.
+func stored(u store.User) store.User {
+	u.CreatedAt = ms(u.CreatedAt)
+	u.UpdatedAt = ms(u.UpdatedAt)
+	u.Lock.LockedUntil = ms(u.Lock.LockedUntil)
+	return u
+}
