@@ -107,6 +107,17 @@ func openApp(ctx context.Context, e *env, cfg *config.Config, floor slog.Level,
 		db.Close()
 		return nil, err
 	}
+	if err := svc.CheckKeys(ctx); err != nil {
+		db.Close()
+		if created && errors.Is(err, mfa.ErrKeyMismatch) {
+			// The file was made a moment ago and nothing used its key:
+			// remove it so the next start does not trip over it.
+			os.Remove(cfg.KeyFile)
+			return nil, fmt.Errorf("%w\nno key file was found at %s, so a new one was made and "+
+				"removed again: copy the key file of this database there", err, cfg.KeyFile)
+		}
+		return nil, fmt.Errorf("%w (key file %s)", err, cfg.KeyFile)
+	}
 	return &app{cfg: cfg, log: log, db: db, ring: ring, svc: svc}, nil
 }
 

@@ -29,7 +29,7 @@ func TestTokenLifecycle(t *testing.T) {
 
 		bad := []string{
 			"", "mfad_", "mfad_" + tok.ID, "mfad_" + tok.ID + "_",
-			secret[:len(secret)-1] + "A", // wrong secret
+			secret[:len(secret)-1] + otherChar(secret[len(secret)-1]), // wrong secret
 			strings.Replace(secret, tok.ID, "aaaaaaaaaaaaaaaa", 1),
 			"Bearer " + secret, secret + "x", strings.ToUpper(secret),
 		}
@@ -109,4 +109,12 @@ func TestTokenNeverStoredInClear(t *testing.T) {
 			}
 		}
 	}
+}
+
+// otherChar returns a base64url character other than c.
+func otherChar(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
 }

@@ -73,6 +73,12 @@ type Store interface {
 	SealAudit(ctx context.Context, limit int,
 		link func(prev audit.Link, ev audit.Event) (audit.Link, error)) (int, error)
 
+	// AnchorKey records a as the database's key anchor if none is recorded
+	// yet, in one statement, and returns the anchor in force (a, or the one
+	// an earlier caller recorded). Of callers racing on a new database,
+	// exactly one anchor wins and all of them see it.
+	AnchorKey(ctx context.Context, a KeyAnchor) (KeyAnchor, error)
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 
@@ -264,6 +270,14 @@ type PolicyDoc struct {
 	Doc       []byte // JSON
 	UpdatedAt time.Time
 	UpdatedBy string
+}
+
+// KeyAnchor names the first key ring key a database was used with, and a
+// MAC under that key which only a key file holding the same key reproduces.
+type KeyAnchor struct {
+	KeyID     string
+	Check     []byte
+	CreatedAt time.Time
 }
 
 // UserQuery selects users for ListUsers.

@@ -41,3 +41,11 @@ func (db *DB) Violation(err error) string {
 	}
 	return ""
 }
+
+// Setting returns the value of a PostgreSQL run-time setting on a pooled
+// connection.
+func (db *DB) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.wr.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}

@@ -30,8 +30,9 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/mfad/mfad/internal/store"
 )
@@ -149,10 +150,21 @@ func redact(s string) string {
 }
 
 func openPostgres(ctx context.Context, dbURL string, cfg config) (*DB, error) {
-	pool, err := sql.Open("pgx", dbURL)
+	conn, err := pgx.ParseConfig(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", redact(dbURL), err)
 	}
+	// Acknowledged means durable: every commit waits for its WAL flush,
+	// whatever the server's default. A stronger setting in the URL (such as
+	// remote_apply for synchronous replicas) is kept; "off" is refused.
+	switch conn.RuntimeParams["synchronous_commit"] {
+	case "":
+		conn.RuntimeParams["synchronous_commit"] = "on"
+	case "off", "false", "0", "no":
+		return nil, fmt.Errorf("open %s: synchronous_commit=off would acknowledge "+
+			"verifications before they are durable", redact(dbURL))
+	}
+	pool := stdlib.OpenDB(*conn)
 	n := cfg.maxOpenConns
 	if n <= 0 {
 		n = 20

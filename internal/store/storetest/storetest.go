@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LockoutInTx", func(t *testing.T, s store.Store) { testLockout(t, s, reserveInTx) }},
 		{"ReserveInTx", testReserveInTx},
 		{"Concurrency", testConcurrency},
+		{"AnchorKey", testAnchorKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

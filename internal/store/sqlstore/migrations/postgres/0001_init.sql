@@ -121,3 +121,14 @@ CREATE TABLE audit_chain (
 );
 
 INSERT INTO audit_chain (id, seq, mac, key_id) VALUES (1, 0, '\x', '');
+
+-- The key anchor: the first key ring key this database was used with, and a
+-- MAC under it that proves a key file holds the same key. A server whose key
+-- file lacks it refuses to start rather than seal data no other replica can
+-- open. One row, written once.
+CREATE TABLE key_anchor (
+	id         INTEGER PRIMARY KEY CHECK (id = 1),
+	key_id     TEXT NOT NULL,
+	check_mac  BYTEA NOT NULL,
+	created_at BIGINT NOT NULL
+);
