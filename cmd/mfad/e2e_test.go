@@ -156,9 +156,16 @@ func TestBinaryTOTP(t *testing.T) {
 		"token":                   []byte(token),
 		"token secret":            []byte(tokenSecret),
 	}
-	files, _ := filepath.Glob(filepath.Join(b.data, "mfad.db*"))
+	notStored(t, b.data, forbidden)
+}
+
+// notStored fails the test if any database file in the data folder holds
+// one of the forbidden byte strings, such as a secret in clear.
+func notStored(t *testing.T, data string, forbidden map[string][]byte) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(data, "mfad.db*"))
 	if len(files) == 0 {
-		t.Fatalf("no database files in %s", b.data)
+		t.Fatalf("no database files in %s", data)
 	}
 	for _, file := range files {
 		content, err := os.ReadFile(file)

@@ -48,6 +48,7 @@ func commands() []command {
 		{"group", "add, list, show and delete groups; add and remove members", runGroup},
 		{"token", "create, list and revoke API tokens", runToken},
 		{"totp", "enroll, confirm, list and delete authenticator apps", runTOTP},
+		{"codes", "generate backup codes, show how many remain, delete them", runCodes},
 		{"verify", "check a code for a user, as an application would", runVerify},
 		{"unlock", "lift a user's lockout", runUnlock},
 		{"audit", "list the audit log and verify its chain", runAudit},

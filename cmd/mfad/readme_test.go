@@ -36,7 +36,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	blocks := fencedBlocks(section)
-	if len(blocks["sh"]) < 5 || len(blocks["json"]) != 2 {
+	if len(blocks["sh"]) < 5 || len(blocks["json"]) != 4 {
 		t.Fatalf("walk-through has %d sh and %d json blocks, want the documented steps",
 			len(blocks["sh"]), len(blocks["json"]))
 	}
@@ -91,6 +91,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		regexp.MustCompile(`verify +alice +failure +replay`),
 		regexp.MustCompile(`verify +alice +success +accepted`),
 		regexp.MustCompile(`chain: +intact`),
+		regexp.MustCompile(`(?m)^[2-9a-hjkmnp-z]{5}-[2-9a-hjkmnp-z]{5}$`),
 	} {
 		if !want.Match(out) {
 			t.Errorf("walk-through output lacks %q:\n%s", want, out)

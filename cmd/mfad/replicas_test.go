@@ -55,6 +55,8 @@ var replicaCases = []replicaCase{
 	{name: "concurrent guesses do not overshoot", run: testReplicaGuesses},
 	{name: "revocation is seen at once", run: testReplicaRevocation},
 	{name: "replay guard is shared", run: testReplicaReplay},
+	{name: "one accept among concurrent uses of a backup code", run: testReplicaBackupCode},
+	{name: "a new set of backup codes voids the old everywhere", run: testReplicaNewCodes},
 	{name: "sealers run side by side", run: testReplicaSealers},
 }
 
@@ -110,6 +112,59 @@ func testReplicaSingleUse(t *testing.T, rs *replicaSet) {
 	want := map[string]int{"success": 1, "failure": n - 1}
 	if diff := cmp.Diff(want, outcomes); diff != "" {
 		t.Errorf("verify events of alice by outcome (-want +got):\n%s", diff)
+	}
+}
+
+// backupCodes gives user a new set of backup codes with the CLI, a process
+// of its own beside the servers.
+func (rs *replicaSet) backupCodes(t *testing.T, user string) []string {
+	t.Helper()
+	b := &binary{t: t, path: rs.bin, data: rs.data}
+	if r := b.run(rs.flags("user", "show", user)...); r.code != 0 {
+		rs.must(t, "user", "add", user)
+	}
+	var set struct {
+		Codes []string `json:"codes"`
+	}
+	out := rs.must(t, "codes", "generate", user, "--json").stdout
+	if err := json.Unmarshal([]byte(out), &set); err != nil || len(set.Codes) == 0 {
+		t.Fatalf("codes generate --json = %q, %v", out, err)
+	}
+	return set.Codes
+}
+
+// testReplicaBackupCode sends one backup code 50 times at once, half to
+// each server: it works once.
+func testReplicaBackupCode(t *testing.T, rs *replicaSet) {
+	codes := rs.backupCodes(t, "frank")
+	const n = 50
+	got := rs.burst(t, n, "frank", codes[0])
+	if got["accept"] != 1 || got["reject"] != n-1 {
+		t.Errorf("%d concurrent POST /v1/verify of one backup code = %v, want 1 accept and "+
+			"%d reject", n, got, n-1)
+	}
+	// Each refusal counts toward the lockout, so after the threshold the
+	// rest meet the lock instead of the used code.
+	reasons := countReasons(rs.events(t, url.Values{"user": {"frank"}, "action": {"verify"}}))
+	if reasons["accepted"] != 1 || reasons["replay"] < 1 ||
+		reasons["replay"]+reasons["locked"] != n-1 || len(reasons) > 3 {
+		t.Errorf("verify events of frank by reason = %v, want 1 accepted and %d replay or "+
+			"locked", reasons, n-1)
+	}
+}
+
+// testReplicaNewCodes makes a new set while both servers run: no code of
+// the old set works on either, and the new codes do.
+func testReplicaNewCodes(t *testing.T, rs *replicaSet) {
+	old := rs.backupCodes(t, "grace")
+	fresh := rs.backupCodes(t, "grace")
+	for i, s := range rs.servers {
+		if got := rs.verify(t, s, "grace", old[i]); got != "reject" {
+			t.Errorf("old backup code on %s after a new set = %s, want reject", s.name, got)
+		}
+		if got := rs.verify(t, s, "grace", fresh[i]); got != "accept" {
+			t.Errorf("new backup code on %s = %s, want accept", s.name, got)
+		}
 	}
 }
 

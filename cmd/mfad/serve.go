@@ -12,6 +12,7 @@ import (
 	"github.com/mfad/mfad/internal/config"
 	"github.com/mfad/mfad/internal/httpapi"
 	"github.com/mfad/mfad/internal/metrics"
+	"github.com/mfad/mfad/internal/mfa"
 )
 
 // sealInterval is how often the server chains new audit events. Events are
@@ -41,9 +42,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.close()
 	svc := a.svc
-	proxies, _ := cfg.Proxies() // validated already
+	proxies, _ := cfg.Proxies()        // validated already
+	signIns, _ := cfg.SignInAttempts() // validated already
+	if signIns == 0 {
+		signIns = -1 // the API's "no limit"
+	}
 	api := httpapi.New(httpapi.Config{
 		Service: svc, Logger: a.log, Metrics: m.Handler(), TrustedProxies: proxies,
+		SignInRate: signIns,
 	})
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
@@ -64,6 +70,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() {
 		svc.RunSealer(sealCtx, sealInterval)
 		close(sealed)
+	}()
+	kept := make(chan struct{})
+	go func() {
+		housekeep(sealCtx, svc, a.log)
+		close(kept)
 	}()
 
 	served := make(chan error, 1)
@@ -87,10 +98,35 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	stopSealer()
 	<-sealed
+	<-kept
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// housekeepInterval is how often the server removes expired sessions.
+const housekeepInterval = 10 * time.Minute
+
+// housekeep removes what has expired until ctx ends. Every replica runs it;
+// the deletes are idempotent, so they need no coordination.
+func housekeep(ctx context.Context, svc *mfa.Service, log *slog.Logger) {
+	tick := time.NewTicker(housekeepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n, err := svc.PurgeSessions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purge expired sessions", "err", err)
+		case n > 0:
+			log.Debug("expired sessions purged", "count", n)
+		}
+	}
 }
 
 // announce tells the person who started the server where it listens and, on

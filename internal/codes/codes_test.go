@@ -1,6 +1,12 @@
 package codes
 
-import "testing"
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"testing/iotest"
+)
 
 func TestClean(t *testing.T) {
 	tests := []struct {
@@ -44,11 +50,164 @@ func TestClassify(t *testing.T) {
 		{"12345", Unknown},
 		{"123456789", Unknown},
 		{"12345A", Unknown},
-		{"ABCDEFGHIJ", Unknown},
+		{"ABCDEFGHJK", Backup},
+		{"2345678923", Backup},
+		{"ABCDEFGHJKMNPQRSTUVW", Backup},
+		{"ABCDEFGHJKMNPQRSTUVWX", Unknown}, // 21 symbols
+		{"ABCDEFGHJ", Unknown},             // 9 symbols
+		{"ABCDEFGHIJ", Unknown},            // I is a look-alike, not in the alphabet
+		{"ABCDEFGH0K", Unknown},
+		{"ABCDEFGH1K", Unknown},
+		{"ABCDEFGHLK", Unknown},
+		{"ABCDEFGHOK", Unknown},
+		{"ABCDE_GHJK", Unknown},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.code); got != tt.want {
 			t.Errorf("Classify(%q) = %v, want %v", tt.code, got, tt.want)
+		}
+	}
+}
+
+// TestBackupInput is the table of what people may type for the backup code
+// "abcde-fghjk": case, spaces and dashes do not matter.
+func TestBackupInput(t *testing.T) {
+	const canonical = "ABCDEFGHJK"
+	accepted := []string{
+		"abcde-fghjk", "ABCDE-FGHJK", "abcdefghjk", "ABCDEFGHJK", "abcde fghjk",
+		" abcde - fghjk ", "AbCdE-fGhJk", "a-b-c-d-e-f-g-h-j-k", "abcde\tfghjk", "abcde--fghjk",
+	}
+	for _, in := range accepted {
+		got, ok := Clean(in)
+		if !ok || got != canonical || Classify(got) != Backup {
+			t.Errorf("Clean(%q) = %q, %v (shape %v); want %q, a backup code", in, got, ok,
+				Classify(got), canonical)
+		}
+	}
+	refused := []string{
+		"abcde_fghjk", "abcde.fghjk", "abcde/fghjk", "abcde-fghj", "abcde-fghjkm-npqrs-tuvwx",
+		"abcde-fghjk\n", "ａｂｃｄｅ-ｆｇｈｊｋ", "abcdé-fghjk",
+	}
+	for _, in := range refused {
+		if got, ok := Clean(in); ok && Classify(got) == Backup {
+			t.Errorf("Clean(%q) = %q, a backup code; want no backup code", in, got)
+		}
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	tests := map[string]string{
+		"ABCDEFGHJK":           "abcde-fghjk",
+		"ABCDEFGHJKMN":         "abcde-fghjk-mn",
+		"ABCDEFGHJKMNPQRSTUVW": "abcde-fghjk-mnpqr-stuvw",
+		"2345678923":           "23456-78923",
+	}
+	for in, want := range tests {
+		if got := Display(in); got != want {
+			t.Errorf("Display(%q) = %q, want %q", in, got, want)
+		}
+		if back, _ := Clean(want); back != in {
+			t.Errorf("Clean(Display(%q)) = %q, want it back", in, back)
+		}
+	}
+}
+
+func TestBits(t *testing.T) {
+	if got := Bits(10); got < 49.5 || got > 49.6 {
+		t.Errorf("Bits(10) = %.2f, want 49.54 (10 symbols of 31)", got)
+	}
+	if got := Bits(11); got < 54.4 {
+		t.Errorf("Bits(11) = %.2f, want at least 54.4", got)
+	}
+}
+
+// TestGenerateStatistics draws a million codes: none may repeat, every code
+// must have the backup shape, and every symbol of the alphabet must turn up
+// as often as chance says, at every position.
+func TestGenerateStatistics(t *testing.T) {
+	const n, length = 1_000_000, 10
+	seen := make(map[string]struct{}, n)
+	var counts [length][256]int
+	const batch = 20
+	for len(seen) < n {
+		set, err := GenerateBackup(rand.Reader, batch, length)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range set {
+			if _, dup := seen[c]; dup {
+				t.Fatalf("code %q drawn twice in %d codes", c, len(seen))
+			}
+			if Classify(c) != Backup {
+				t.Fatalf("GenerateBackup made %q, which is no backup code", c)
+			}
+			seen[c] = struct{}{}
+			for i := 0; i < length; i++ {
+				counts[i][c[i]]++
+			}
+		}
+	}
+	// A chi-squared test per position with 30 degrees of freedom: above
+	// 70 happens by chance about once in 25,000 runs.
+	total := len(seen)
+	expected := float64(total) / float64(len(Alphabet))
+	for pos := range length {
+		chi2 := 0.0
+		for _, sym := range []byte(Alphabet) {
+			d := float64(counts[pos][sym]) - expected
+			chi2 += d * d / expected
+		}
+		if chi2 > 70 {
+			t.Errorf("position %d: chi-squared %.1f over %d codes; symbols not uniform", pos,
+				chi2, total)
+		}
+		sum := 0
+		for _, c := range counts[pos] {
+			sum += c
+		}
+		if sum != total {
+			t.Errorf("position %d: %d symbols outside the alphabet", pos, total-sum)
+		}
+	}
+}
+
+func TestGenerateBounds(t *testing.T) {
+	for _, tc := range []struct{ n, length int }{{0, 10}, {10, 9}, {10, 21}} {
+		if _, err := GenerateBackup(rand.Reader, tc.n, tc.length); err == nil {
+			t.Errorf("GenerateBackup(%d, %d) = nil error, want one", tc.n, tc.length)
+		}
+	}
+	set, err := GenerateBackup(rand.Reader, 20, 20)
+	if err != nil || len(set) != 20 || len(set[0]) != 20 {
+		t.Errorf("GenerateBackup(20, 20) = %q, %v; want 20 codes of 20", set, err)
+	}
+}
+
+func TestGenerateRandomFails(t *testing.T) {
+	_, err := GenerateBackup(iotest.ErrReader(errors.New("no entropy")), 10, 10)
+	if !errors.Is(err, ErrRandom) {
+		t.Errorf("GenerateBackup with a failing source = %v, want ErrRandom", err)
+	}
+}
+
+// TestGenerateNoBias feeds every byte value once: only bytes below the
+// largest multiple of 31 may be used, each symbol then exactly 8 times.
+func TestGenerateNoBias(t *testing.T) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	got, err := randomString(bytes.NewReader(append(all, all...)), 248)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[rune]int{}
+	for _, c := range got {
+		counts[c]++
+	}
+	for _, c := range Alphabet {
+		if counts[c] != 8 {
+			t.Errorf("symbol %c drawn %d times from bytes 0..255, want 8", c, counts[c])
 		}
 	}
 }

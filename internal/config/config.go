@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -33,6 +34,7 @@ type Config struct {
 	TLSCertFile    string
 	TLSKeyFile     string
 	TrustedProxies string // comma-separated addresses or CIDR prefixes
+	SignInRate     string // sign-in attempts per minute per address; "0" for no limit
 
 	server   bool
 	problems []string
@@ -67,6 +69,18 @@ func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
 		"TLS private key `file` (PEM)")
 	c.str(fs, env, &c.TrustedProxies, "trusted-proxies", "MFAD_TRUSTED_PROXIES", "",
 		"comma-separated `addresses` or prefixes of reverse proxies whose X-Forwarded-For is believed")
+	c.str(fs, env, &c.SignInRate, "sign-in-rate", "MFAD_SIGN_IN_RATE", "10",
+		"sign-in `attempts` each client address may make per minute; 0 for no limit")
+}
+
+// SignInAttempts returns --sign-in-rate as a number; 0 means no limit.
+func (c *Config) SignInAttempts() (int, error) {
+	n, err := strconv.Atoi(c.SignInRate)
+	if err != nil || n < 0 || n > 10_000 {
+		return 0, fmt.Errorf("--sign-in-rate is %q; it must be a whole number from 0 (no "+
+			"limit) to 10000", c.SignInRate)
+	}
+	return n, nil
 }
 
 func (c *Config) str(fs *flag.FlagSet, env Env, p *string, name, key, def, usage string) {
@@ -129,6 +143,9 @@ func (c *Config) Validate() error {
 			bad("--tls-cert and --tls-key go together")
 		}
 		if _, err := c.Proxies(); err != nil {
+			bad("%v", err)
+		}
+		if _, err := c.SignInAttempts(); err != nil {
 			bad("%v", err)
 		}
 	}

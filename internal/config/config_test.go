@@ -83,7 +83,8 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"MFAD_LOG_LEVEL":     "loud",
 	}
 	_, err := load(t, env, true, "--log-format", "xml", "--http-addr", "8080",
-		"--tls-cert", "c.pem", "--trusted-proxies", "10.0.0.0/8,nonsense", "--issuer", "a:b")
+		"--tls-cert", "c.pem", "--trusted-proxies", "10.0.0.0/8,nonsense", "--issuer", "a:b",
+		"--sign-in-rate", "-1")
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")
 	}
@@ -95,9 +96,25 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"--tls-cert and --tls-key",
 		"\"nonsense\"",
 		"--issuer",
+		"--sign-in-rate is \"-1\"",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %q, want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestSignInAttempts(t *testing.T) {
+	for in, want := range map[string]int{"10": 10, "0": 0, "10000": 10000} {
+		c := Config{SignInRate: in}
+		if got, err := c.SignInAttempts(); err != nil || got != want {
+			t.Errorf("SignInAttempts(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "ten", "-1", "10001", "1.5"} {
+		c := Config{SignInRate: in}
+		if _, err := c.SignInAttempts(); err == nil {
+			t.Errorf("SignInAttempts(%q) = nil error, want one", in)
 		}
 	}
 }

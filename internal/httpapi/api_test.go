@@ -716,6 +716,15 @@ func TestPolicy(t *testing.T) {
     "algorithm": "SHA1",
     "digits": 6,
     "period": 30
+  },
+  "backup_codes": {
+    "count": 10,
+    "length": 10,
+    "warn_at": 3,
+    "lifetime": "0s"
+  },
+  "sessions": {
+    "lifetime": "15m"
   }
 }
 `

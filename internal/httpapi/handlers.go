@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfad/mfad/internal/mfa"
@@ -170,8 +171,7 @@ func (h *Handler) enrollTOTP(w http.ResponseWriter, r *http.Request, req mfa.Req
 		h.fail(w, r, fmt.Errorf("qr code: %w", err))
 		return
 	}
-	w.Header().Set("Location",
-		"/v1/users/"+url.PathEscape(mfa.CanonicalName(r.PathValue("name")))+"/totp/"+url.PathEscape(e.ID))
+	w.Header().Set("Location", userPath(r)+"/totp/"+url.PathEscape(e.ID))
 	writeJSON(w, http.StatusCreated, enrollmentJSON{
 		totpJSON: totpView(e.TOTP), Secret: e.Secret, URI: e.URI,
 		QRPNG: base64.StdEncoding.EncodeToString(png),
@@ -409,6 +409,15 @@ func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, req mfa.Requ
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(p.Marshal())
+}
+
+// userPath returns the path of the user r acts on: /v1/me on the
+// self-service routes, /v1/users/{name} on the others.
+func userPath(r *http.Request) string {
+	if r.URL.Path == "/v1/me" || strings.HasPrefix(r.URL.Path, "/v1/me/") {
+		return "/v1/me"
+	}
+	return "/v1/users/" + url.PathEscape(mfa.CanonicalName(r.PathValue("name")))
 }
 
 // intParam reads an optional non-negative integer query parameter.

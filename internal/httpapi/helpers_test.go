@@ -78,6 +78,9 @@ var operator = mfa.Request{Actor: mfa.Operator("test"), Source: "local", FrontDo
 type options struct {
 	db      *sqlstore.DB // default: a new SQLite database
 	proxies []netip.Prefix
+	// signInRate is Config.SignInRate; 0 means 1000 a minute, which the
+	// tests that are not about the limit never reach.
+	signInRate int
 }
 
 // env is an API server on a real store, with the service behind it, a
@@ -118,8 +121,12 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatalf("mfa.New = %v", err)
 	}
+	if o.signInRate == 0 {
+		o.signInRate = 1000
+	}
 	srv := httptest.NewServer(New(Config{
 		Service: svc, Logger: log, Metrics: m.Handler(), TrustedProxies: o.proxies,
+		SignInRate: o.signInRate, Clock: clk.Now,
 	}))
 	t.Cleanup(srv.Close)
 

@@ -58,11 +58,14 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 }
 
-// TestOpenAPIRolesMatchService keeps what each operation says about roles
-// and tiering in step with the service's permission table, and checks that
-// each operation documents the errors every operation of its kind can give.
+// TestOpenAPIRolesMatchService keeps what each operation says about who may
+// call it in step with the service: roles and tiering for token routes, the
+// self-service table for session routes, no credential for the rest. It
+// also checks that each operation documents the errors every operation of
+// its kind can give.
 func TestOpenAPIRolesMatchService(t *testing.T) {
 	s := loadSpec(t)
+	self := selfServiceTable()
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.pattern, func(t *testing.T) {
 			item := s.doc.Paths.Value(rt.pattern)
@@ -73,40 +76,16 @@ func TestOpenAPIRolesMatchService(t *testing.T) {
 			if op == nil {
 				t.Fatalf("no operation %s %s in openapi.json", rt.method, rt.pattern)
 			}
-			act, _ := op.Extensions["x-mfad-action"].(string)
-			var want []string
-			for _, r := range mfa.Roles {
-				if mfa.Allowed(r, mfa.Action(act)) {
-					want = append(want, string(r))
-				}
-			}
-			if len(want) == 0 {
-				t.Fatalf("x-mfad-action = %q: no role may take it", act)
-			}
-			var got []string
-			raw, _ := op.Extensions["x-mfad-roles"].([]any)
-			for _, r := range raw {
-				s, _ := r.(string)
-				got = append(got, s)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("x-mfad-roles for %s differ from the service (-service +document):\n%s",
-					act, diff)
-			}
-			tiered, _ := op.Extensions["x-mfad-tiered"].(bool)
-			if tiered != mfa.Tiered(mfa.Action(act)) {
-				t.Errorf("x-mfad-tiered = %v, want %v", tiered, !tiered)
-			}
-			for _, r := range want {
-				if !strings.Contains(op.Description, r) {
-					t.Errorf("description does not name role %s", r)
-				}
-			}
-			if strings.Contains(op.Description, "Tiered") != tiered {
-				t.Errorf("description mentions tiering: %v, want %v",
-					!tiered, tiered)
-			}
 			codes := []string{"401", "403", "503"}
+			switch rt.access {
+			case byToken:
+				checkRoles(t, op)
+			case bySession:
+				checkSelfService(t, op, self)
+			case byAnyone:
+				checkPublic(t, op)
+				codes = []string{"503"}
+			}
 			if op.RequestBody != nil {
 				codes = append(codes, "400", "413", "415")
 			}
@@ -117,6 +96,118 @@ func TestOpenAPIRolesMatchService(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkExtensions checks that op has exactly the x-mfad extensions want.
+func checkExtensions(t *testing.T, op *openapi3.Operation, want ...string) {
+	t.Helper()
+	var got []string
+	for k := range op.Extensions {
+		if strings.HasPrefix(k, "x-mfad-") {
+			got = append(got, k)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("x-mfad extensions (-want +got):\n%s", diff)
+	}
+}
+
+// checkRoles checks an operation for API tokens against the service's
+// permission table.
+func checkRoles(t *testing.T, op *openapi3.Operation) {
+	t.Helper()
+	checkExtensions(t, op, "x-mfad-action", "x-mfad-roles", "x-mfad-tiered")
+	if op.Security != nil {
+		t.Errorf("security = %v, want the document's bearer default", *op.Security)
+	}
+	act, _ := op.Extensions["x-mfad-action"].(string)
+	var want []string
+	for _, r := range mfa.Roles {
+		if mfa.Allowed(r, mfa.Action(act)) {
+			want = append(want, string(r))
+		}
+	}
+	if len(want) == 0 {
+		t.Fatalf("x-mfad-action = %q: no role may take it", act)
+	}
+	var got []string
+	raw, _ := op.Extensions["x-mfad-roles"].([]any)
+	for _, r := range raw {
+		s, _ := r.(string)
+		got = append(got, s)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("x-mfad-roles for %s differ from the service (-service +document):\n%s",
+			act, diff)
+	}
+	tiered, _ := op.Extensions["x-mfad-tiered"].(bool)
+	if tiered != mfa.Tiered(mfa.Action(act)) {
+		t.Errorf("x-mfad-tiered = %v, want %v", tiered, !tiered)
+	}
+	for _, r := range want {
+		if !strings.Contains(op.Description, r) {
+			t.Errorf("description does not name role %s", r)
+		}
+	}
+	if strings.Contains(op.Description, "Tiered") != tiered {
+		t.Errorf("description mentions tiering: %v, want %v",
+			!tiered, tiered)
+	}
+}
+
+// checkSelfService checks a /v1/me operation against the self-service
+// table: its action is one a session may take, and it says whether a
+// recovery session may.
+func checkSelfService(t *testing.T, op *openapi3.Operation, self map[string]bool) {
+	t.Helper()
+	checkExtensions(t, op, "x-mfad-action", "x-mfad-self-service", "x-mfad-recovery-session")
+	if op.Security != nil {
+		t.Errorf("security = %v, want the document's bearer default", *op.Security)
+	}
+	if on, _ := op.Extensions["x-mfad-self-service"].(bool); !on {
+		t.Errorf("x-mfad-self-service = %v, want true", op.Extensions["x-mfad-self-service"])
+	}
+	act, _ := op.Extensions["x-mfad-action"].(string)
+	recovery, ok := self[act]
+	if !ok {
+		t.Fatalf("x-mfad-action = %q: no session may take it", act)
+	}
+	if got, _ := op.Extensions["x-mfad-recovery-session"].(bool); got != recovery {
+		t.Errorf("x-mfad-recovery-session = %v, want %v", got, recovery)
+	}
+	say := "Sessions: not a recovery session"
+	if recovery {
+		say = "Sessions: any"
+	}
+	if !strings.Contains(op.Description, say) || strings.Contains(op.Description, "Roles:") {
+		t.Errorf("description = %q, want it to say %q and name no role", op.Description, say)
+	}
+}
+
+// checkPublic checks an operation that takes no credential.
+func checkPublic(t *testing.T, op *openapi3.Operation) {
+	t.Helper()
+	checkExtensions(t, op)
+	if op.Security == nil || len(*op.Security) != 0 {
+		t.Errorf("security = %v, want [] (no credential)", op.Security)
+	}
+}
+
+// selfServiceTable returns what sessions may do, from the service's own
+// table, as a map from action to whether a recovery session may take it.
+func selfServiceTable() map[string]bool {
+	self := map[string]bool{}
+	for _, act := range mfa.Actions() {
+		if allowed, recovery := mfa.SelfService(act); allowed {
+			self[string(act)] = recovery
+		}
+	}
+	// Ending one's own session acts on no account, so the table leaves it
+	// out: every session may.
+	self["session.end"] = true
+	return self
 }
 
 // TestSpecCatchesMismatches proves that the tests' document would notice a

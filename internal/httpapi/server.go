@@ -30,6 +30,10 @@ type Config struct {
 	Logger         *slog.Logger
 	Metrics        http.Handler   // served at /metrics when set
 	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For is believed
+	// SignInRate is how many sign-in attempts each client address may make
+	// per minute: 0 means DefaultSignInRate, a negative value no limit.
+	SignInRate int
+	Clock      func() time.Time // default: time.Now
 }
 
 // Handler serves the API. Build one with New.
@@ -38,47 +42,84 @@ type Handler struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	mux     *http.ServeMux
+	signIns *sourceLimiter // nil when unlimited
 }
+
+// operation is an API operation, given the service request that its
+// route's access built.
+type operation func(h *Handler, w http.ResponseWriter, r *http.Request, req mfa.Request)
+
+// access says what the caller of a route must present.
+type access int
+
+const (
+	// byToken routes take a bearer token: an API token, or a session's
+	// token for what the service lets a session do on its own account.
+	byToken access = iota
+	// bySession routes are /v1/me: they take a session's token and act on
+	// the session's own user, as the /v1/users/{name} route of the same
+	// shape would.
+	bySession
+	// byAnyone routes take no credential: the operation is the proof, as
+	// signing in is.
+	byAnyone
+)
 
 // route is one API operation. The routes table is the single list the mux is
 // built from and the OpenAPI test checks.
 type route struct {
 	method  string
 	pattern string
-	handle  func(h *Handler, w http.ResponseWriter, r *http.Request, req mfa.Request)
+	access  access
+	handle  operation
 }
 
 var routes = []route{
-	{"POST", "/v1/verify", (*Handler).verify},
+	{"POST", "/v1/verify", byToken, (*Handler).verify},
 
-	{"POST", "/v1/users", (*Handler).createUser},
-	{"GET", "/v1/users", (*Handler).listUsers},
-	{"GET", "/v1/users/{name}", (*Handler).getUser},
-	{"PATCH", "/v1/users/{name}", (*Handler).updateUser},
-	{"PUT", "/v1/users/{name}/roles", (*Handler).setRoles},
-	{"POST", "/v1/users/{name}/unlock", (*Handler).unlock},
+	{"POST", "/v1/users", byToken, (*Handler).createUser},
+	{"GET", "/v1/users", byToken, (*Handler).listUsers},
+	{"GET", "/v1/users/{name}", byToken, (*Handler).getUser},
+	{"PATCH", "/v1/users/{name}", byToken, (*Handler).updateUser},
+	{"PUT", "/v1/users/{name}/roles", byToken, (*Handler).setRoles},
+	{"POST", "/v1/users/{name}/unlock", byToken, (*Handler).unlock},
 
-	{"POST", "/v1/users/{name}/totp", (*Handler).enrollTOTP},
-	{"GET", "/v1/users/{name}/totp", (*Handler).listTOTP},
-	{"POST", "/v1/users/{name}/totp/{id}/confirm", (*Handler).confirmTOTP},
-	{"DELETE", "/v1/users/{name}/totp/{id}", (*Handler).deleteTOTP},
+	{"POST", "/v1/users/{name}/totp", byToken, (*Handler).enrollTOTP},
+	{"GET", "/v1/users/{name}/totp", byToken, (*Handler).listTOTP},
+	{"POST", "/v1/users/{name}/totp/{id}/confirm", byToken, (*Handler).confirmTOTP},
+	{"DELETE", "/v1/users/{name}/totp/{id}", byToken, (*Handler).deleteTOTP},
 
-	{"POST", "/v1/groups", (*Handler).createGroup},
-	{"GET", "/v1/groups", (*Handler).listGroups},
-	{"GET", "/v1/groups/{name}", (*Handler).getGroup},
-	{"DELETE", "/v1/groups/{name}", (*Handler).deleteGroup},
-	{"PUT", "/v1/groups/{name}/members/{user}", (*Handler).addMember},
-	{"DELETE", "/v1/groups/{name}/members/{user}", (*Handler).removeMember},
+	{"POST", "/v1/users/{name}/backup-codes", byToken, (*Handler).generateBackupCodes},
+	{"GET", "/v1/users/{name}/backup-codes", byToken, (*Handler).backupCodeStatus},
+	{"DELETE", "/v1/users/{name}/backup-codes", byToken, (*Handler).deleteBackupCodes},
 
-	{"POST", "/v1/tokens", (*Handler).createToken},
-	{"GET", "/v1/tokens", (*Handler).listTokens},
-	{"DELETE", "/v1/tokens/{id}", (*Handler).revokeToken},
+	{"POST", "/v1/groups", byToken, (*Handler).createGroup},
+	{"GET", "/v1/groups", byToken, (*Handler).listGroups},
+	{"GET", "/v1/groups/{name}", byToken, (*Handler).getGroup},
+	{"DELETE", "/v1/groups/{name}", byToken, (*Handler).deleteGroup},
+	{"PUT", "/v1/groups/{name}/members/{user}", byToken, (*Handler).addMember},
+	{"DELETE", "/v1/groups/{name}/members/{user}", byToken, (*Handler).removeMember},
 
-	{"GET", "/v1/audit", (*Handler).listAudit},
-	{"POST", "/v1/audit/verify", (*Handler).verifyAudit},
+	{"POST", "/v1/tokens", byToken, (*Handler).createToken},
+	{"GET", "/v1/tokens", byToken, (*Handler).listTokens},
+	{"DELETE", "/v1/tokens/{id}", byToken, (*Handler).revokeToken},
 
-	{"GET", "/v1/policy", (*Handler).getPolicy},
-	{"PUT", "/v1/policy", (*Handler).putPolicy},
+	{"GET", "/v1/audit", byToken, (*Handler).listAudit},
+	{"POST", "/v1/audit/verify", byToken, (*Handler).verifyAudit},
+
+	{"GET", "/v1/policy", byToken, (*Handler).getPolicy},
+	{"PUT", "/v1/policy", byToken, (*Handler).putPolicy},
+
+	{"POST", "/v1/sessions", byAnyone, (*Handler).signIn},
+	{"GET", "/v1/me", bySession, (*Handler).getUser},
+	{"GET", "/v1/me/totp", bySession, (*Handler).listTOTP},
+	{"POST", "/v1/me/totp", bySession, (*Handler).enrollTOTP},
+	{"POST", "/v1/me/totp/{id}/confirm", bySession, (*Handler).confirmTOTP},
+	{"DELETE", "/v1/me/totp/{id}", bySession, (*Handler).deleteTOTP},
+	{"POST", "/v1/me/backup-codes", bySession, (*Handler).generateBackupCodes},
+	{"GET", "/v1/me/backup-codes", bySession, (*Handler).backupCodeStatus},
+	{"DELETE", "/v1/me/backup-codes", bySession, (*Handler).deleteBackupCodes},
+	{"DELETE", "/v1/me/session", bySession, (*Handler).signOut},
 }
 
 // New returns the API handler.
@@ -92,8 +133,18 @@ func New(cfg Config) *Handler {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	switch {
+	case cfg.SignInRate == 0:
+		h.signIns = newSourceLimiter(DefaultSignInRate, clock)
+	case cfg.SignInRate > 0:
+		h.signIns = newSourceLimiter(cfg.SignInRate, clock)
+	}
 	for _, rt := range routes {
-		h.mux.Handle(rt.method+" "+rt.pattern, h.authenticated(rt.handle))
+		h.mux.Handle(rt.method+" "+rt.pattern, h.wrap(rt))
 	}
 	h.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -268,16 +319,27 @@ func (h *Handler) trusted(a netip.Addr) bool {
 	return false
 }
 
+// wrap builds a route's handler: it asks for the credential the route's
+// access names, then runs the operation.
+func (h *Handler) wrap(rt route) http.Handler {
+	switch rt.access {
+	case byAnyone:
+		return h.limited(h.signIns, h.anonymous(rt.handle))
+	case bySession:
+		return h.authenticated(own(rt.handle))
+	}
+	return h.authenticated(rt.handle)
+}
+
 // authenticated wraps an API operation: it authenticates the bearer token
 // and builds the service request.
-func (h *Handler) authenticated(
-	fn func(h *Handler, w http.ResponseWriter, r *http.Request, req mfa.Request)) http.Handler {
+func (h *Handler) authenticated(fn operation) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mfad"`)
 			writeProblem(w, r, http.StatusUnauthorized,
-				"send an API token as Authorization: Bearer TOKEN", nil)
+				"send an API or session token as Authorization: Bearer TOKEN", nil)
 			return
 		}
 		actor, err := h.svc.Authenticate(r.Context(), token)
@@ -288,14 +350,26 @@ func (h *Handler) authenticated(
 			h.fail(w, r, err)
 			return
 		}
-		req := mfa.Request{
-			Actor:     actor,
-			Source:    h.clientIP(r),
-			FrontDoor: audit.DoorAPI,
-			RequestID: r.Context().Value(requestIDKey{}).(string),
-		}
-		fn(h, w, r, req)
+		fn(h, w, r, h.request(r, actor))
 	})
+}
+
+// anonymous wraps an API operation that takes no credential. An
+// Authorization header is ignored: the caller is signing in to get one.
+func (h *Handler) anonymous(fn operation) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn(h, w, r, h.request(r, mfa.Actor{Kind: mfa.ActorAnonymous}))
+	})
+}
+
+// request builds the service request of r, made by actor.
+func (h *Handler) request(r *http.Request, actor mfa.Actor) mfa.Request {
+	return mfa.Request{
+		Actor:     actor,
+		Source:    h.clientIP(r),
+		FrontDoor: audit.DoorAPI,
+		RequestID: r.Context().Value(requestIDKey{}).(string),
+	}
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -134,3 +134,36 @@ func eventView(e audit.Event) eventJSON {
 		Detail: e.Detail, Sealed: e.Link != nil,
 	}
 }
+
+// backupCodesJSON describes a set of backup codes, never its codes.
+// ExpiresAt is null rather than left out for a set that never expires:
+// "never" is the answer, not a time yet to come.
+type backupCodesJSON struct {
+	Total     int     `json:"total"`
+	Remaining int     `json:"remaining"`
+	CreatedAt *string `json:"created_at"`
+	ExpiresAt *string `json:"expires_at"`
+}
+
+func backupCodesView(b mfa.BackupCodes) backupCodesJSON {
+	return backupCodesJSON{
+		Total: b.Total, Remaining: b.Remaining,
+		CreatedAt: jsonTime(b.CreatedAt), ExpiresAt: jsonTime(b.ExpiresAt),
+	}
+}
+
+// newBackupCodesJSON is a new set with its codes and the printable sheet,
+// as text and as a base64 PDF.
+type newBackupCodesJSON struct {
+	Codes []string `json:"codes"`
+	backupCodesJSON
+	Text string `json:"text"`
+	PDF  string `json:"pdf"`
+}
+
+// sessionJSON is a new session with its token.
+type sessionJSON struct {
+	Token     string  `json:"token"`
+	ExpiresAt *string `json:"expires_at"`
+	Factor    string  `json:"factor"`
+}

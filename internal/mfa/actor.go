@@ -21,6 +21,12 @@ const (
 	ActorOperator ActorKind = "operator"
 	// ActorSystem is mfad itself, for housekeeping.
 	ActorSystem ActorKind = "system"
+	// ActorSession is a user signed in to a self-service session. It acts
+	// only on its own account, and only as selfService allows.
+	ActorSession ActorKind = "session"
+	// ActorAnonymous is a caller who has not proved anything yet, such as
+	// someone signing in.
+	ActorAnonymous ActorKind = "anonymous"
 )
 
 // Actor is who asks the service to do something.
@@ -30,10 +36,14 @@ type Actor struct {
 	Name string // token name
 	Role Role   // token role
 
-	// UserID and UserName are set when a token is bound to a user: it acts
-	// as that user, only while the user holds Role.
+	// UserID and UserName are set when a token is bound to a user (it acts
+	// as that user, only while the user holds Role) and for a session.
 	UserID   string
 	UserName string
+
+	// Factor is the factor that opened a session, such as "totp" or
+	// "backup_code".
+	Factor string
 }
 
 // Operator returns the actor for a person at the server's command line.
@@ -56,6 +66,10 @@ func (a Actor) String() string {
 		return "operator:" + a.ID
 	case ActorSystem:
 		return "system"
+	case ActorSession:
+		return fmt.Sprintf("session:%s (user %s, %s)", a.ID, a.UserName, a.Factor)
+	case ActorAnonymous:
+		return "anonymous"
 	}
 	return "unknown"
 }
@@ -94,9 +108,15 @@ func (s *Service) authorize(ctx context.Context, req Request, act Action, subjec
 // returns the user. The role is checked before the user is looked up, so a
 // caller whose role may not take the action cannot learn which users exist
 // from a 404 versus a 403.
+//
+// A session acts only on its own account, so it learns nothing from the
+// lookup; it is refused before the lookup when it names another user.
 func (s *Service) subject(ctx context.Context, req Request, act Action, name string) (store.User, error) {
-	if err := s.authorize(ctx, req, act, nil); err != nil {
-		return store.User{}, err
+	own := req.Actor.Kind == ActorSession && CanonicalName(name) == req.Actor.UserName
+	if !own {
+		if err := s.authorize(ctx, req, act, nil); err != nil {
+			return store.User{}, err
+		}
 	}
 	u, err := s.lookup(ctx, s.store, name)
 	if err != nil {
@@ -113,6 +133,8 @@ func refusal(a Actor, act Action, subject *store.User) string {
 	switch a.Kind {
 	case ActorOperator:
 		return ""
+	case ActorSession:
+		return sessionRefusal(a, act, subject)
 	case ActorToken:
 	default:
 		return "unknown_actor"
@@ -130,8 +152,11 @@ func refusal(a Actor, act Action, subject *store.User) string {
 }
 
 func describe(a Actor) string {
-	if a.Kind == ActorToken {
+	switch a.Kind {
+	case ActorToken:
 		return fmt.Sprintf("a token with role %s", a.Role)
+	case ActorSession:
+		return fmt.Sprintf("a session opened with %s", a.Factor)
 	}
 	return string(a.Kind)
 }

@@ -56,6 +56,9 @@ const (
 	ActTOTPRead    Action = "totp.read"
 	ActTOTPEnroll  Action = "totp.enroll"
 	ActTOTPDelete  Action = "totp.delete"
+	ActCodesRead   Action = "backup_codes.read"
+	ActCodesMake   Action = "backup_codes.generate"
+	ActCodesDelete Action = "backup_codes.delete"
 	ActVerify      Action = "verify"
 	ActAuditRead   Action = "audit.read"
 	ActPolicyRead  Action = "policy.read"
@@ -91,6 +94,9 @@ var permissions = map[Action]permission{
 	ActTOTPRead:    {roles: staff},
 	ActTOTPEnroll:  {roles: managers, tiered: true},
 	ActTOTPDelete:  {roles: managers, tiered: true},
+	ActCodesRead:   {roles: staff},
+	ActCodesMake:   {roles: staff, tiered: true},
+	ActCodesDelete: {roles: staff, tiered: true},
 	ActVerify:      {roles: []Role{RoleAdmin, RoleVerifier}},
 	ActAuditRead:   {roles: []Role{RoleAdmin, RoleAuditor}},
 	ActPolicyRead:  {roles: managers},

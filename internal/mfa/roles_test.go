@@ -14,20 +14,9 @@ import (
 // TestRolesTableMatchesDocs keeps docs/roles.md and the permissions table in
 // step.
 func TestRolesTableMatchesDocs(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/roles.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, table, ok := strings.Cut(string(doc), "<!-- roles-table:start -->")
-	table, _, ok2 := strings.Cut(table, "<!-- roles-table:end -->")
-	if !ok || !ok2 {
-		t.Fatal("docs/roles.md lacks the roles-table markers")
-	}
 	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[2:] {
-		line = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(line), "|"), "|")
-		cells := strings.Split(line, "|")
-		got[strings.Trim(cells[0], " `")] = strings.Join(trimAll(cells[1:]), ",")
+	for _, row := range docTable(t, "roles.md", "roles-table") {
+		got[row[0]] = strings.Join(row[1:], ",")
 	}
 	want := map[string]string{}
 	for _, act := range Actions() {
@@ -41,6 +30,30 @@ func TestRolesTableMatchesDocs(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("docs/roles.md differs from roles.go (-code +docs):\n%s", diff)
 	}
+}
+
+// docTable returns the rows of the Markdown table between the markers
+// "<!-- NAME:start -->" and "<!-- NAME:end -->" in docs/FILE, without its
+// header: each row's cells trimmed, the first without its backquotes.
+func docTable(t *testing.T, file, name string) [][]string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "<!-- "+name+":start -->")
+	table, _, ok2 := strings.Cut(table, "<!-- "+name+":end -->")
+	if !ok || !ok2 {
+		t.Fatalf("docs/%s lacks the %s markers", file, name)
+	}
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[2:] {
+		line = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(line), "|"), "|")
+		cells := trimAll(strings.Split(line, "|"))
+		cells[0] = strings.Trim(cells[0], "`")
+		rows = append(rows, cells)
+	}
+	return rows
 }
 
 func trimAll(ss []string) []string {

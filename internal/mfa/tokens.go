@@ -115,6 +115,9 @@ func tokenView(t store.Token, user string) Token {
 // from the database on every call, so a revocation takes effect at once on
 // every replica. Any problem gives the same ErrUnauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error) {
+	if strings.HasPrefix(token, sessionPrefix) {
+		return s.authenticateSession(ctx, token)
+	}
 	fail := &Error{Kind: ErrUnauthenticated, Message: "missing, unknown or revoked token"}
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	if !ok || len(token) > 100 {

@@ -161,10 +161,7 @@ func (s *Service) lookup(ctx context.Context, r store.Reader, name string) (stor
 
 // GetUser returns a user with their groups.
 func (s *Service) GetUser(ctx context.Context, req Request, name string) (User, error) {
-	if err := s.authorize(ctx, req, ActUserRead, nil); err != nil {
-		return User{}, err
-	}
-	u, err := s.lookup(ctx, s.store, name)
+	u, err := s.subject(ctx, req, ActUserRead, name)
 	if err != nil {
 		return User{}, err
 	}

@@ -34,6 +34,7 @@ const (
 	reasonNoFactor    = "no_factor"
 	reasonWrongCode   = "wrong_code"
 	reasonReplay      = "replay"
+	reasonExpired     = "expired"
 )
 
 // verdict is what the verify transaction decided.
@@ -41,6 +42,9 @@ type verdict struct {
 	VerifyResult
 	reason string
 	lock   *lockInfo // set when this failure locked the account
+
+	position  int // the backup code's position in its set, when one matched
+	remaining int // backup codes left after an accepted one
 }
 
 // lockInfo describes a lock that a failure just caused.
@@ -53,28 +57,43 @@ type lockInfo struct {
 // door uses. It returns an error only when it could not decide (the database
 // or the key ring failed); then nothing is accepted (SECURITY.md 4).
 func (s *Service) Verify(ctx context.Context, req Request, user, code string) (VerifyResult, error) {
-	start := time.Now()
 	if err := s.authorize(ctx, req, ActVerify, nil); err != nil {
 		return VerifyResult{}, err
 	}
+	v, _, err := s.decide(ctx, req, user, code, nil)
+	return v.VerifyResult, err
+}
+
+// acceptFunc runs in the transaction of an accepted verification, so that
+// what it writes (a session, say) exists if and only if the code was used.
+type acceptFunc func(tx store.Tx, u store.User, v verdict) error
+
+// decide is the decision path behind Verify and SignIn: the code's shape
+// picks the factor, and the one lockout, the single-use guard and the audit
+// event are all in one transaction. It returns the user's ID when the code
+// was accepted.
+func (s *Service) decide(ctx context.Context, req Request, user, code string,
+	onAccept acceptFunc) (verdict, string, error) {
+	start := time.Now()
 	name := CanonicalName(user)
 	cleaned, ok := codes.Clean(code)
 	shape := codes.Classify(cleaned)
 
 	var v verdict
+	var userID string
 	var err error
 	if !ok || shape == codes.Unknown || checkName("user", name) != "" {
 		v, err = s.refuseMalformed(ctx, req, name)
 	} else {
-		v, err = s.verify(ctx, req, name, cleaned)
+		v, userID, err = s.verify(ctx, req, name, cleaned, shape, onAccept)
 	}
 	if err != nil {
 		s.log.Error("verification failed", "user", name, "client_ip", req.Source,
 			"front_door", req.FrontDoor, "request_id", req.RequestID, "err", err)
-		return VerifyResult{}, err
+		return verdict{}, "", err
 	}
 	s.report(req, name, v, shape, time.Since(start))
-	return v.VerifyResult, nil
+	return v, userID, nil
 }
 
 // refuseMalformed records a refusal of input that is no code of any factor.
@@ -95,11 +114,13 @@ func (s *Service) refuseMalformed(ctx context.Context, req Request, name string)
 // lockout, check the code, consume its time step, clear the failures on
 // success, and write the audit event. Every path writes in that one commit,
 // so accepting, refusing and refusing an unknown user take similar time.
-func (s *Service) verify(ctx context.Context, req Request, name, code string) (verdict, error) {
+func (s *Service) verify(ctx context.Context, req Request, name, code string, shape codes.Shape,
+	onAccept acceptFunc) (verdict, string, error) {
 	now := s.now()
 	var v verdict
+	var userID string
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		v = verdict{}
+		v, userID = verdict{}, ""
 		pol, err := s.policy(ctx, tx)
 		if err != nil {
 			return err
@@ -115,18 +136,29 @@ func (s *Service) verify(ctx context.Context, req Request, name, code string) (v
 			s.decoyCheck(code, now)
 			v.reason = reasonDisabled
 		default:
-			if err := s.attempt(ctx, tx, u, code, now, pol.Lockout, &v); err != nil {
+			if err := s.attempt(ctx, tx, req, u, code, shape, now, pol, &v); err != nil {
 				return err
 			}
 		}
-		return s.recordVerdict(ctx, tx, req, name, now, v)
+		if err := s.recordVerdict(ctx, tx, req, name, now, v); err != nil {
+			return err
+		}
+		if v.Accepted {
+			userID = u.ID
+			if onAccept != nil {
+				return onAccept(tx, u, v)
+			}
+		}
+		return nil
 	})
-	return v, err
+	return v, userID, err
 }
 
-// attempt reserves an attempt for u and checks code against u's factors.
-func (s *Service) attempt(ctx context.Context, tx store.Tx, u store.User, code string,
-	now time.Time, l policy.Lockout, v *verdict) error {
+// attempt reserves an attempt for u and checks code against the factor its
+// shape names.
+func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store.User,
+	code string, shape codes.Shape, now time.Time, pol policy.Policy, v *verdict) error {
+	l := pol.Lockout
 	state, reserved, err := tx.ReserveAttempt(ctx, u.ID, now, lockRule(l))
 	if err != nil {
 		return fmt.Errorf("reserve attempt: %w", err)
@@ -136,7 +168,13 @@ func (s *Service) attempt(ctx context.Context, tx store.Tx, u store.User, code s
 		v.reason = reasonLocked
 		return nil
 	}
-	if err := s.checkTOTP(ctx, tx, u, code, now, v); err != nil {
+	switch shape {
+	case codes.Backup:
+		err = s.checkBackupCode(ctx, tx, req, u, code, now, pol.BackupCodes.WarnAt, v)
+	default:
+		err = s.checkTOTP(ctx, tx, u, code, now, v)
+	}
+	if err != nil {
 		return err
 	}
 	if v.Accepted {
@@ -235,6 +273,26 @@ func (s *Service) recordVerdict(ctx context.Context, tx store.Tx, req Request, n
 		ev.Factor = v.Factor
 		ev.Detail = map[string]string{"credential": v.Credential}
 	}
+	if req.Actor.Kind == ActorAnonymous {
+		// A sign-in, not an application's question: say so, so that
+		// sign-in attempts can be picked out of the log.
+		if ev.Detail == nil {
+			ev.Detail = map[string]string{}
+		}
+		ev.Detail["purpose"] = "sign_in"
+	}
+	if v.position != 0 {
+		// Which code of the set, so that a printed sheet can be matched to
+		// its uses; never the code itself.
+		ev.Factor = "backup_code"
+		if ev.Detail == nil {
+			ev.Detail = map[string]string{}
+		}
+		ev.Detail["position"] = strconv.Itoa(v.position)
+		if v.Accepted {
+			ev.Detail["remaining"] = strconv.Itoa(v.remaining)
+		}
+	}
 	if err := s.appendAudit(ctx, tx, ev); err != nil {
 		return err
 	}
@@ -266,6 +324,8 @@ func (s *Service) report(req Request, name string, v verdict, shape codes.Shape,
 	case factor != "":
 	case shape == codes.Numeric:
 		factor = "totp"
+	case shape == codes.Backup:
+		factor = "backup_code"
 	default:
 		factor = "unknown"
 	}

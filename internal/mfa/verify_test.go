@@ -238,29 +238,34 @@ func TestLockoutMaxFailuresNeedsStaff(t *testing.T) {
 func TestConcurrentVerifyOneCode(t *testing.T) {
 	engines(t, func(t *testing.T, f *fixture) {
 		secret := f.enrolled(t, "alice")
-		code := f.code(secret, 0)
-		var accepted, failed atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range 50 {
-			wg.Go(func() {
-				<-start
-				res, err := f.svc.Verify(context.Background(), f.operator, "alice", code)
-				switch {
-				case err != nil:
-					failed.Add(1)
-					t.Errorf("Verify = %v", err)
-				case res.Accepted:
-					accepted.Add(1)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if accepted.Load() != 1 {
-			t.Errorf("%d of 50 concurrent verifications of one code accepted, want exactly 1", accepted.Load())
+		if n := f.acceptedOf(t, 50, "alice", f.code(secret, 0)); n != 1 {
+			t.Errorf("%d of 50 concurrent verifications of one code accepted, want exactly 1", n)
 		}
 	})
+}
+
+// acceptedOf verifies code for user n times at once and returns how many
+// verifications accepted it.
+func (f *fixture) acceptedOf(t *testing.T, n int, user, code string) int {
+	t.Helper()
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			res, err := f.svc.Verify(context.Background(), f.operator, user, code)
+			if err != nil {
+				t.Errorf("Verify = %v", err)
+			}
+			if res.Accepted {
+				accepted.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return int(accepted.Load())
 }
 
 // TestConcurrentGuessesCannotOvershoot sends 100 wrong codes at once with a

@@ -23,12 +23,41 @@ const (
 
 	minLockDuration = time.Second
 	maxLockDuration = 30 * 24 * time.Hour
+
+	minBackupCount     = 5
+	maxBackupCount     = 20
+	minBackupLength    = 10 // 49.5 bits from 31 symbols
+	maxBackupLength    = 20
+	minBackupLifetime  = 24 * time.Hour
+	maxBackupLifetime  = 3650 * 24 * time.Hour
+	minSessionLifetime = time.Minute
+	maxSessionLifetime = 12 * time.Hour
 )
 
 // Policy is the whole policy document.
 type Policy struct {
-	Lockout Lockout `json:"lockout"`
-	TOTP    TOTP    `json:"totp"`
+	Lockout     Lockout     `json:"lockout"`
+	TOTP        TOTP        `json:"totp"`
+	BackupCodes BackupCodes `json:"backup_codes"`
+	Sessions    Sessions    `json:"sessions"`
+}
+
+// BackupCodes shapes the sets of single-use backup codes made from now on.
+// A set already made keeps the count, length and expiry it was made with.
+type BackupCodes struct {
+	Count  int `json:"count"`  // codes in a set
+	Length int `json:"length"` // symbols in a code
+	// WarnAt is the number of remaining codes at which the user is warned
+	// (the backup_codes.low event); 0 warns only when none are left.
+	WarnAt int `json:"warn_at"`
+	// Lifetime is how long a set works after it is made; 0 means for ever.
+	Lifetime Duration `json:"lifetime"`
+}
+
+// Sessions governs the short-lived self-service sessions a user opens with
+// a code.
+type Sessions struct {
+	Lifetime Duration `json:"lifetime"`
 }
 
 // Lockout governs how failed verifications lock an account. Every Threshold
@@ -60,7 +89,9 @@ func Default() Policy {
 			MaxDuration: Duration(time.Hour),
 			MaxFailures: MaxFailuresLimit,
 		},
-		TOTP: TOTP{Algorithm: "SHA1", Digits: 6, Period: 30},
+		TOTP:        TOTP{Algorithm: "SHA1", Digits: 6, Period: 30},
+		BackupCodes: BackupCodes{Count: 10, Length: 10, WarnAt: 3},
+		Sessions:    Sessions{Lifetime: Duration(15 * time.Minute)},
 	}
 }
 
@@ -134,6 +165,29 @@ func (p Policy) Validate() error {
 	}
 	if t.Period != 30 && t.Period != 60 {
 		bad("totp.period is %d; it must be 30 or 60", t.Period)
+	}
+
+	b := p.BackupCodes
+	if b.Count < minBackupCount || b.Count > maxBackupCount {
+		bad("backup_codes.count is %d; it must be between %d and %d", b.Count,
+			minBackupCount, maxBackupCount)
+	}
+	if b.Length < minBackupLength || b.Length > maxBackupLength {
+		bad("backup_codes.length is %d; it must be between %d and %d", b.Length,
+			minBackupLength, maxBackupLength)
+	}
+	if b.WarnAt < 0 || b.WarnAt >= b.Count {
+		bad("backup_codes.warn_at is %d; it must be between 0 and backup_codes.count - 1 (%d)",
+			b.WarnAt, b.Count-1)
+	}
+	if d := b.Lifetime.Std(); d != 0 && (d < minBackupLifetime || d > maxBackupLifetime) {
+		bad("backup_codes.lifetime is %s; it must be 0 (never expire) or between %s and %s",
+			b.Lifetime, Duration(minBackupLifetime), Duration(maxBackupLifetime))
+	}
+
+	if d := p.Sessions.Lifetime.Std(); d < minSessionLifetime || d > maxSessionLifetime {
+		bad("sessions.lifetime is %s; it must be between %s and %s", p.Sessions.Lifetime,
+			Duration(minSessionLifetime), Duration(maxSessionLifetime))
 	}
 	return errors.Join(errs...)
 }

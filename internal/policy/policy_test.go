@@ -62,6 +62,36 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "backup codes",
+			doc:  `{"backup_codes": {"count": 12, "length": 15, "warn_at": 2, "lifetime": "365d"}}`,
+			want: func(p *Policy) {
+				p.BackupCodes = BackupCodes{Count: 12, Length: 15, WarnAt: 2,
+					Lifetime: Duration(365 * 24 * time.Hour)}
+			},
+		},
+		{
+			name: "session lifetime",
+			doc:  `{"sessions": {"lifetime": "5m"}}`,
+			want: func(p *Policy) { p.Sessions.Lifetime = Duration(5 * time.Minute) },
+		},
+		{
+			name: "backup codes out of bounds",
+			doc: `{"backup_codes": {"count": 4, "length": 9, "warn_at": 4, "lifetime": "1h"},
+			       "sessions": {"lifetime": "13h"}}`,
+			wantErr: []string{
+				"backup_codes.count is 4; it must be between 5 and 20",
+				"backup_codes.length is 9; it must be between 10 and 20",
+				"backup_codes.warn_at is 4; it must be between 0 and backup_codes.count - 1 (3)",
+				"backup_codes.lifetime is 1h; it must be 0 (never expire) or between 1d and 3650d",
+				"sessions.lifetime is 13h; it must be between 1m and 12h",
+			},
+		},
+		{
+			name:    "too many backup codes",
+			doc:     `{"backup_codes": {"count": 21, "length": 21}}`,
+			wantErr: []string{"backup_codes.count is 21", "backup_codes.length is 21"},
+		},
+		{
 			name:    "max below duration",
 			doc:     `{"lockout": {"duration": "2h", "max_duration": "1h"}}`,
 			wantErr: []string{"lockout.max_duration is 1h; it must be between lockout.duration (2h) and 30d"},

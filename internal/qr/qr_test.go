@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/mfad/mfad/internal/testtool"
 )
 
 // enrolURI is an otpauth URI with special characters in label and issuer,
@@ -34,22 +36,6 @@ var contents = []struct {
 	{"long", "otpauth://totp/X:a?secret=" + strings.Repeat("GEZDGNBV", 60)},
 }
 
-// lookTool returns the path of an external tool, skipping the test when it
-// is missing, except in CI where a missing tool is a failure.
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found (Debian package %s): %v", name, pkg, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // zbarDecode decodes a PNG image with zbarimg and returns the text.
 func zbarDecode(t *testing.T, zbarimg string, img []byte) string {
 	t.Helper()
@@ -65,7 +51,7 @@ func zbarDecode(t *testing.T, zbarimg string, img []byte) string {
 }
 
 func TestPNGDecodes(t *testing.T) {
-	zbarimg := lookTool(t, "zbarimg", "zbar-tools")
+	zbarimg := testtool.Look(t, "zbarimg", "zbar-tools")
 	for _, c := range contents {
 		bits, err := modules(c.content)
 		if err != nil {
@@ -212,7 +198,7 @@ func TestTerminal(t *testing.T) {
 // TestTerminalDecodes draws the terminal rendering's modules as an image and
 // has zbarimg read it, so the rendering is known to scan.
 func TestTerminalDecodes(t *testing.T) {
-	zbarimg := lookTool(t, "zbarimg", "zbar-tools")
+	zbarimg := testtool.Look(t, "zbarimg", "zbar-tools")
 	for _, c := range contents {
 		t.Run(c.name, func(t *testing.T) {
 			text, err := Terminal(c.content)

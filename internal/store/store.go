@@ -15,7 +15,8 @@
 //     nil, the writes are durable (synced to stable storage).
 //   - Single-use state changes are each one conditional statement in the
 //     database, never a read followed by a write: ReserveAttempt,
-//     Tx.UseTOTPStep, Tx.ConfirmTOTP and Tx.RevokeToken. Of any number of
+//     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.RevokeToken and
+//     Tx.RevokeSession. Of any number of
 //     concurrent callers, on any number of processes, at most one sees a given
 //     step, confirmation or revocation succeed.
 //   - Times are kept with millisecond precision; the zero time.Time means
@@ -119,6 +120,21 @@ type Reader interface {
 	// ListTokens returns all API tokens, newest first.
 	ListTokens(ctx context.Context) ([]Token, error)
 
+	// BackupCodeSet returns a user's set of backup codes, with the number of
+	// codes not yet used.
+	BackupCodeSet(ctx context.Context, userID string) (BackupCodeSet, error)
+	// BackupCodes returns the codes of a user's set ordered by position;
+	// none when the user has no set.
+	BackupCodes(ctx context.Context, userID string) ([]BackupCode, error)
+
+	// Session returns the self-service session with the given ID, expired
+	// or revoked or not.
+	Session(ctx context.Context, id string) (Session, error)
+
+	// ListOutbox returns up to limit outbox events with Seq above afterSeq,
+	// in Seq order.
+	ListOutbox(ctx context.Context, afterSeq int64, limit int) ([]OutboxEvent, error)
+
 	// Policy returns the policy document stored for scope.
 	Policy(ctx context.Context, scope string) (PolicyDoc, error)
 
@@ -181,6 +197,33 @@ type Tx interface {
 	// DeleteTOTP removes one of a user's authenticators. ErrNotFound if the
 	// user has none with that ID.
 	DeleteTOTP(ctx context.Context, userID, id string) error
+
+	// ReplaceBackupCodes makes set, with codes, the user's set of backup
+	// codes, deleting any set the user had, codes and all. Once the
+	// transaction commits, no code of the old set can be used.
+	// ErrNotFound if there is no such user.
+	ReplaceBackupCodes(ctx context.Context, set BackupCodeSet, codes []BackupCode) error
+	// DeleteBackupCodes removes a user's set. ErrNotFound if there is none.
+	DeleteBackupCodes(ctx context.Context, userID string) error
+	// UseBackupCode marks the code at position of set setID used at the
+	// given time if, and only if, it is still unused and its set is not
+	// replaced, in one conditional statement. It reports whether it did.
+	UseBackupCode(ctx context.Context, setID string, position int, at time.Time) (bool, error)
+
+	// CreateSession adds a self-service session. ErrConflict if the ID is
+	// taken, ErrNotFound if there is no such user.
+	CreateSession(ctx context.Context, s Session) error
+	// RevokeSession marks a session revoked at the given time, in one
+	// conditional statement. ErrNotFound if there is no such session or it
+	// is already revoked.
+	RevokeSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSessionsExpiredBefore removes sessions that expired before t and
+	// returns how many it removed.
+	DeleteSessionsExpiredBefore(ctx context.Context, t time.Time) (int, error)
+
+	// AppendOutbox writes an event for delivery and returns the Seq the
+	// store gave it.
+	AppendOutbox(ctx context.Context, ev OutboxEvent) (int64, error)
 
 	// CreateToken adds an API token. ErrConflict if the ID is taken.
 	CreateToken(ctx context.Context, t Token) error
@@ -262,6 +305,54 @@ type Token struct {
 	CreatedBy string
 	CreatedAt time.Time
 	RevokedAt time.Time
+}
+
+// BackupCodeSet is one user's set of single-use backup codes.
+type BackupCodeSet struct {
+	ID        string
+	UserID    string
+	Total     int // codes in the set
+	Remaining int // codes not yet used; set by reads, ignored on writes
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero when the set does not expire
+	CreatedBy string    // the actor that made the set
+}
+
+// BackupCode is one code of a set. Only a keyed hash of the code is kept.
+type BackupCode struct {
+	SetID     string
+	Position  int    // 1 to the set's Total, as printed on the sheet
+	Hash      []byte // keyed hash of the user's ID and the code
+	KeyID     string // key ring key that made Hash
+	CreatedAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// Session is a short-lived self-service session a user opened by proving a
+// factor. Only a keyed hash of its token is kept.
+type Session struct {
+	ID         string
+	UserID     string
+	Hash       []byte
+	KeyID      string
+	Factor     string // the factor the user proved, such as "totp" or "backup_code"
+	Source     string // the address the session was opened from
+	VerifiedAt time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	RevokedAt  time.Time
+}
+
+// OutboxEvent is an event waiting for delivery by email, webhook and the
+// like. Data is a JSON object and never holds a code or secret.
+type OutboxEvent struct {
+	Seq     int64 // set by the store
+	ID      string
+	Type    string // such as "backup_code.used"
+	UserID  string // "" when the event concerns no user
+	Subject string // the user's name at the time
+	Time    time.Time
+	Data    []byte
 }
 
 // PolicyDoc is a policy document as stored; package policy gives it meaning.

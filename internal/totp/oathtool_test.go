@@ -3,33 +3,18 @@ package totp
 import (
 	"crypto/rand"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// lookTool returns the path of an external tool, skipping the test when it
-// is missing, except in CI where a missing tool is a failure.
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s not found (Debian package %s): %v", name, pkg, err)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/mfad/mfad/internal/testtool"
+)
 
 // TestOathtool checks Code and Match against OATH Toolkit's oathtool, an
 // independent implementation, for every supported profile.
 func TestOathtool(t *testing.T) {
-	oathtool := lookTool(t, "oathtool", "oathtool")
+	oathtool := testtool.Look(t, "oathtool", "oathtool")
 	times := []int64{59, 1111111111, 1700000000, 4102444800}
 	for _, alg := range []Algorithm{SHA1, SHA256, SHA512} {
 		for _, digits := range []int{6, 8} {

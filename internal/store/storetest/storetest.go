@@ -43,6 +43,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReserveInTx", testReserveInTx},
 		{"Concurrency", testConcurrency},
 		{"AnchorKey", testAnchorKey},
+		{"BackupCodes", testBackupCodes},
+		{"BackupCodesTogether", testBackupCodesTogether},
+		{"Sessions", testSessions},
+		{"Outbox", testOutbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

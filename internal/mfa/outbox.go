@@ -1,0 +1,48 @@
+package mfa
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mfad/mfad/internal/store"
+)
+
+// Types of outbox event. Later delivery (email, webhooks) reads them; each
+// says what happened to whom, never a code or secret.
+const (
+	EventCodesGenerated = "backup_codes.generated"
+	EventCodesDeleted   = "backup_codes.deleted"
+	EventCodeUsed       = "backup_code.used"
+	EventCodesLow       = "backup_codes.low"
+	EventCodesExhausted = "backup_codes.exhausted"
+)
+
+// emit writes an event for delivery in tx, so it is kept if and only if the
+// change it reports is. data must hold no code, secret or token.
+func (s *Service) emit(ctx context.Context, tx store.Tx, req Request, typ string, u store.User,
+	data map[string]any) error {
+	id, err := s.newID()
+	if err != nil {
+		return err
+	}
+	body := map[string]any{
+		"actor":      req.Actor.String(),
+		"source":     req.Source,
+		"front_door": req.FrontDoor,
+		"request_id": req.RequestID,
+	}
+	for k, v := range data {
+		body[k] = v
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	_, err = tx.AppendOutbox(ctx, store.OutboxEvent{ID: id, Type: typ, UserID: u.ID,
+		Subject: u.Name, Time: s.now(), Data: b})
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}

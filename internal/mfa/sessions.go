@@ -1,0 +1,217 @@
+package mfa
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/keyring"
+	"github.com/mfad/mfad/internal/store"
+)
+
+// Session tokens look like "mfads_<id>_<secret>", API tokens "mfad_...": the
+// prefix tells them apart, and lets secret scanners recognise both.
+const sessionPrefix = "mfads_"
+
+// Session is a self-service session as the service hands it out. Token is
+// shown this once; only its keyed hash is kept.
+type Session struct {
+	Token     string
+	User      string
+	Factor    string // the factor the user signed in with
+	ExpiresAt time.Time
+}
+
+// selfRule says which sessions may take an action on their own account.
+type selfRule int
+
+const (
+	// anySession: a session opened with any factor, a backup code included.
+	anySession selfRule = iota + 1
+	// notRecovery: a session opened with an everyday factor, not with a
+	// recovery factor such as a backup code. A stolen printed sheet must
+	// not let its holder take away the owner's own factors.
+	notRecovery
+)
+
+// recoveryFactors are the factors that stand in when the everyday ones are
+// lost.
+var recoveryFactors = []string{"backup_code"}
+
+// selfService is what a session may do, on its own account only. It is the
+// one place this is decided; docs/sessions.md shows the same table and a
+// test keeps the two in step. Recovery is what backup codes are for, so a
+// session opened with one may enrol a new authenticator and make a new set
+// of codes.
+var selfService = map[Action]selfRule{
+	ActUserRead:    anySession,
+	ActTOTPRead:    anySession,
+	ActTOTPEnroll:  anySession,
+	ActTOTPDelete:  notRecovery,
+	ActCodesRead:   anySession,
+	ActCodesMake:   anySession,
+	ActCodesDelete: notRecovery,
+}
+
+// SelfService reports whether a session may take act on its own account at
+// all, and whether a recovery session (one opened with a backup code) may.
+func SelfService(act Action) (allowed, recovery bool) {
+	rule := selfService[act]
+	return rule != 0, rule == anySession
+}
+
+// sessionRefusal returns why a session may not take act on subject, or "".
+func sessionRefusal(a Actor, act Action, subject *store.User) string {
+	rule := selfService[act]
+	switch {
+	case rule == 0:
+		return "not_self_service"
+	case subject == nil || subject.ID != a.UserID:
+		return "own_account_only"
+	case rule == notRecovery && slices.Contains(recoveryFactors, a.Factor):
+		return "recovery_session"
+	}
+	return ""
+}
+
+// errSignIn is the one answer to every refused sign-in, whatever the reason.
+var errSignIn = &Error{Kind: ErrUnauthenticated, Message: "sign-in refused"}
+
+// SignIn opens a self-service session for a user who proves a factor. The
+// code goes through the same decision path as Verify, with the same lockout
+// and audit; the session is created in the transaction that uses the code
+// up. Every refusal is the same ErrUnauthenticated error.
+func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (Session, error) {
+	req.Actor = Actor{Kind: ActorAnonymous}
+	var out Session
+	onAccept := func(tx store.Tx, u store.User, v verdict) error {
+		pol, err := s.policy(ctx, tx)
+		if err != nil {
+			return err
+		}
+		id, err := s.newID()
+		if err != nil {
+			return err
+		}
+		secret := make([]byte, tokenSecretBytes)
+		if _, err := io.ReadFull(s.rand, secret); err != nil {
+			return fmt.Errorf("random: %w", err)
+		}
+		plain := sessionPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
+		hash, keyID := s.keys.MAC(keyring.TokenHash, []byte(plain))
+		now := s.now()
+		sess := store.Session{ID: id, UserID: u.ID, Hash: hash, KeyID: keyID, Factor: v.Factor,
+			Source: req.Source, VerifiedAt: now, CreatedAt: now,
+			ExpiresAt: now.Add(pol.Sessions.Lifetime.Std())}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		ev := s.event(req, "session.create", audit.Success, "")
+		ev.Subject = u.Name
+		ev.Factor = v.Factor
+		ev.Detail = map[string]string{"session": id,
+			"expires_at": sess.ExpiresAt.Format(time.RFC3339)}
+		if err := s.appendAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		out = Session{Token: plain, User: u.Name, Factor: v.Factor, ExpiresAt: sess.ExpiresAt}
+		return nil
+	}
+	v, _, err := s.decide(ctx, req, user, code, onAccept)
+	if err != nil {
+		return Session{}, err
+	}
+	if !v.Accepted {
+		return Session{}, errSignIn
+	}
+	return out, nil
+}
+
+// authenticateSession returns the actor a session token stands for. Like
+// API tokens, it is read from the database on every call, so signing out
+// takes effect at once on every replica.
+func (s *Service) authenticateSession(ctx context.Context, token string) (Actor, error) {
+	fail := &Error{Kind: ErrUnauthenticated,
+		Message: "missing, unknown, expired or ended session"}
+	rest, _ := strings.CutPrefix(token, sessionPrefix)
+	id, _, ok := strings.Cut(rest, "_")
+	if !ok || len(token) > 100 || checkName("id", id) != "" {
+		return Actor{}, fail
+	}
+	sess, err := s.store.Session(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Actor{}, fail
+	}
+	if err != nil {
+		return Actor{}, fmt.Errorf("load session: %w", err)
+	}
+	if !sess.RevokedAt.IsZero() || !s.now().Before(sess.ExpiresAt) ||
+		!s.keys.Equal(keyring.TokenHash, sess.KeyID, []byte(token), sess.Hash) {
+		return Actor{}, fail
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Actor{}, fail
+	}
+	if err != nil {
+		return Actor{}, fmt.Errorf("load session user: %w", err)
+	}
+	if u.Disabled {
+		return Actor{}, fail
+	}
+	return Actor{Kind: ActorSession, ID: sess.ID, UserID: u.ID, UserName: u.Name,
+		Factor: sess.Factor}, nil
+}
+
+// SessionUser returns the name of the user req's session belongs to. It
+// refuses any actor but a session: the /v1/me routes are for people signed
+// in as themselves.
+func (s *Service) SessionUser(req Request) (string, error) {
+	if req.Actor.Kind != ActorSession {
+		return "", forbidden("these routes need a session; sign in with POST /v1/sessions")
+	}
+	return req.Actor.UserName, nil
+}
+
+// SignOut ends req's session at once.
+func (s *Service) SignOut(ctx context.Context, req Request) error {
+	if req.Actor.Kind != ActorSession {
+		return forbidden("only a session can sign out")
+	}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.RevokeSession(ctx, req.Actor.ID, s.now()); err != nil {
+			return err
+		}
+		ev := s.event(req, "session.end", audit.Success, "")
+		ev.Subject = req.Actor.UserName
+		return s.appendAudit(ctx, tx, ev)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return &Error{Kind: ErrUnauthenticated, Message: "the session has already ended"}
+	}
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return nil
+}
+
+// PurgeSessions deletes sessions that expired more than a day ago; the day
+// keeps them around for anyone reading the audit log alongside.
+func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DeleteSessionsExpiredBefore(ctx, s.now().Add(-24*time.Hour))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge sessions: %w", err)
+	}
+	return n, nil
+}
