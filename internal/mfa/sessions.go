@@ -2,10 +2,8 @@ package mfa
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -95,16 +93,10 @@ func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (S
 		if err != nil {
 			return err
 		}
-		id, err := s.newID()
+		id, plain, hash, keyID, err := s.newBearer(sessionPrefix)
 		if err != nil {
 			return err
 		}
-		secret := make([]byte, tokenSecretBytes)
-		if _, err := io.ReadFull(s.rand, secret); err != nil {
-			return fmt.Errorf("random: %w", err)
-		}
-		plain := sessionPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
-		hash, keyID := s.keys.MAC(keyring.TokenHash, []byte(plain))
 		now := s.now()
 		sess := store.Session{ID: id, UserID: u.ID, Hash: hash, KeyID: keyID, Factor: v.Factor,
 			Source: req.Source, VerifiedAt: now, CreatedAt: now,

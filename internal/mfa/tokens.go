@@ -73,16 +73,10 @@ func (s *Service) CreateToken(ctx context.Context, req Request, in NewToken) (To
 		}
 	}
 
-	id, err := s.newID()
+	id, plain, hash, keyID, err := s.newBearer(tokenPrefix)
 	if err != nil {
 		return Token{}, "", err
 	}
-	secret := make([]byte, tokenSecretBytes)
-	if _, err := io.ReadFull(s.rand, secret); err != nil {
-		return Token{}, "", fmt.Errorf("random: %w", err)
-	}
-	plain := tokenPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
-	hash, keyID := s.keys.MAC(keyring.TokenHash, []byte(plain))
 	t := store.Token{
 		ID: id, Name: in.Name, Role: string(role), UserID: bound.ID,
 		Hash: hash, KeyID: keyID, CreatedBy: req.Actor.String(), CreatedAt: s.now(),
@@ -102,6 +96,22 @@ func (s *Service) CreateToken(ctx context.Context, req Request, in NewToken) (To
 	s.log.Info("token created", "token", id, "role", role, "actor", req.Actor.String(),
 		"request_id", req.RequestID)
 	return tokenView(t, bound.Name), plain, nil
+}
+
+// newBearer makes a bearer credential "<prefix><id>_<secret>" with a
+// 256-bit secret, and the keyed hash that is all that is kept of it.
+func (s *Service) newBearer(prefix string) (id, plain string, hash []byte, keyID string,
+	err error) {
+	if id, err = s.newID(); err != nil {
+		return "", "", nil, "", err
+	}
+	secret := make([]byte, tokenSecretBytes)
+	if _, err := io.ReadFull(s.rand, secret); err != nil {
+		return "", "", nil, "", fmt.Errorf("random: %w", err)
+	}
+	plain = prefix + id + "_" + base64.RawURLEncoding.EncodeToString(secret)
+	hash, keyID = s.keys.MAC(keyring.TokenHash, []byte(plain))
+	return id, plain, hash, keyID, nil
 }
 
 func tokenView(t store.Token, user string) Token {
