@@ -53,6 +53,11 @@ type Service struct {
 	// usable factor open and check, so that they take about as long as
 	// those of users who do (SECURITY.md 9).
 	decoy sealedDecoy
+
+	// pace holds back short refusals to the time of the full path, and
+	// sleep is how (replaced in tests).
+	pace  pace
+	sleep func(context.Context, time.Duration)
 }
 
 type sealedDecoy struct {
@@ -89,6 +94,7 @@ func New(cfg Config) (*Service, error) {
 	if s.obs == nil {
 		s.obs = nopObserver{}
 	}
+	s.sleep = sleepCtx
 	secret := make([]byte, 20)
 	if _, err := io.ReadFull(s.rand, secret); err != nil {
 		return nil, fmt.Errorf("mfa: random: %w", err)

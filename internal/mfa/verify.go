@@ -92,6 +92,17 @@ func (s *Service) decide(ctx context.Context, req Request, user, code string,
 			"front_door", req.FrontDoor, "request_id", req.RequestID, "err", err)
 		return verdict{}, "", err
 	}
+	// The work is committed; only now is a short refusal held back, so no
+	// lock is held while it waits.
+	elapsed := time.Since(start)
+	switch {
+	case v.reason == reasonMalformed:
+		// The caller sent no code of any factor and can see that itself.
+	case shortRefusal(v.reason):
+		s.sleep(ctx, s.pace.pause(elapsed))
+	default:
+		s.pace.observe(elapsed)
+	}
 	s.report(req, name, v, shape, time.Since(start))
 	return v, userID, nil
 }
