@@ -15,10 +15,12 @@
 //     nil, the writes are durable (synced to stable storage).
 //   - Single-use state changes are each one conditional statement in the
 //     database, never a read followed by a write: ReserveAttempt,
-//     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.RevokeToken and
-//     Tx.RevokeSession. Of any number of
-//     concurrent callers, on any number of processes, at most one sees a given
-//     step, confirmation or revocation succeed.
+//     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.UseAccessPass,
+//     Tx.UseBypass, Tx.DecidePassRequest, Tx.RevokeToken and
+//     Tx.RevokeSession. Of any number of concurrent callers, on any number of
+//     processes, at most one sees a given step, confirmation, use, decision
+//     or revocation succeed. Tx.Hit counts in one statement too, so no two
+//     callers see the same count.
 //   - Times are kept with millisecond precision; the zero time.Time means
 //     "never" and is stored as such.
 //   - Lists are returned in a stable order that each method documents.
@@ -127,6 +129,11 @@ type Reader interface {
 	// none when the user has no set.
 	BackupCodes(ctx context.Context, userID string) ([]BackupCode, error)
 
+	// AccessPass returns a user's access pass, whatever its state.
+	AccessPass(ctx context.Context, userID string) (AccessPass, error)
+	// Bypass returns a user's bypass, whatever its state.
+	Bypass(ctx context.Context, userID string) (Bypass, error)
+
 	// Session returns the self-service session with the given ID, expired
 	// or revoked or not.
 	Session(ctx context.Context, id string) (Session, error)
@@ -137,6 +144,16 @@ type Reader interface {
 
 	// Policy returns the policy document stored for scope.
 	Policy(ctx context.Context, scope string) (PolicyDoc, error)
+	// ListPolicies returns every stored policy document ordered by scope.
+	ListPolicies(ctx context.Context) ([]PolicyDoc, error)
+
+	// PassRequest returns the access-pass request with the given ID.
+	PassRequest(ctx context.Context, id string) (PassRequest, error)
+	// ListPassRequests returns requests matching q, newest first.
+	ListPassRequests(ctx context.Context, q PassRequestQuery) ([]PassRequest, error)
+
+	// FraudReports returns a user's fraud reports, newest first.
+	FraudReports(ctx context.Context, userID string) ([]FraudReport, error)
 
 	// ListAudit returns audit events matching q, newest (highest Seq) first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]audit.Event, error)
@@ -210,6 +227,29 @@ type Tx interface {
 	// replaced, in one conditional statement. It reports whether it did.
 	UseBackupCode(ctx context.Context, setID string, position int, at time.Time) (bool, error)
 
+	// PutAccessPass makes p the user's access pass, replacing any pass the
+	// user had. ErrNotFound if there is no such user.
+	PutAccessPass(ctx context.Context, p AccessPass) error
+	// UseAccessPass records a use of pass id at the given time if, and only
+	// if, it is not revoked, at is within [StartsAt, ExpiresAt), and, for a
+	// one-time pass, it has not been used, in one conditional statement.
+	// It reports whether it did.
+	UseAccessPass(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeAccessPass revokes a user's pass at the given time. ErrNotFound
+	// if the user has none, or it is already revoked.
+	RevokeAccessPass(ctx context.Context, userID string, at time.Time) error
+
+	// PutBypass makes b the user's bypass, replacing any. ErrNotFound if
+	// there is no such user.
+	PutBypass(ctx context.Context, b Bypass) error
+	// UseBypass records the use of bypass id if, and only if, it is unused,
+	// not revoked and not expired at the given time, in one conditional
+	// statement. It reports whether it did.
+	UseBypass(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeBypass revokes a user's unused bypass. ErrNotFound if the user
+	// has none that is unused and not revoked.
+	RevokeBypass(ctx context.Context, userID string, at time.Time) error
+
 	// CreateSession adds a self-service session. ErrConflict if the ID is
 	// taken, ErrNotFound if there is no such user.
 	CreateSession(ctx context.Context, s Session) error
@@ -234,6 +274,45 @@ type Tx interface {
 
 	// PutPolicy stores the policy document for its scope, replacing any.
 	PutPolicy(ctx context.Context, p PolicyDoc) error
+	// DeletePolicy removes the document stored for scope. ErrNotFound if
+	// there is none.
+	DeletePolicy(ctx context.Context, scope string) error
+
+	// SetBlocked blocks a user's sign-ins from at, after a fraud report, or
+	// lifts the block when at is zero. ErrNotFound if there is no such user.
+	SetBlocked(ctx context.Context, userID string, at time.Time) error
+	// RevokeUserSessions revokes every session of a user that is not yet
+	// revoked and returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error)
+
+	// CreatePassRequest adds an access-pass request with the Status given
+	// (callers set PassRequestPending) and a non-zero ExpiresAt. ErrConflict
+	// if the ID is taken, ErrNotFound if there is no such user.
+	CreatePassRequest(ctx context.Context, r PassRequest) error
+	// DecidePassRequest records d on request id if, and only if, the request
+	// is pending and has not expired at d.At, in one conditional statement.
+	// d.Status is PassRequestApproved, PassRequestDenied or
+	// PassRequestForwarded. It reports whether it did; of concurrent
+	// deciders, one at most wins.
+	DecidePassRequest(ctx context.Context, id string, d PassDecision) (bool, error)
+
+	// CreateFraudReport records a report. ErrConflict if the ID is taken or,
+	// when r.LinkID is set, a report was already made with that link, so
+	// that each signed link works once. ErrNotFound if there is no such
+	// user.
+	CreateFraudReport(ctx context.Context, r FraudReport) error
+
+	// Hit counts one hit against key in the fixed window that began at
+	// windowStart and returns the hits in that window, this one included,
+	// in one statement. Only a strictly later windowStart than the key's
+	// starts the count again at one; an earlier one (a replica's clock
+	// behind) counts in the newer window. Hits survive restarts and are
+	// shared by every process. A hit rolls back with its transaction, so
+	// callers that refuse on the count make the hit in an Update of its own.
+	Hit(ctx context.Context, key string, windowStart time.Time) (int, error)
+	// DeleteHitsBefore forgets keys whose window began before t and returns
+	// how many it forgot.
+	DeleteHitsBefore(ctx context.Context, t time.Time) (int, error)
 
 	// AppendAudit writes an event and returns the Seq the store gave it.
 	// ev.Link must be nil; events are sealed later by Store.SealAudit.
@@ -250,8 +329,11 @@ type User struct {
 	Disabled    bool
 	Roles       []string // staff roles, sorted; empty for ordinary users
 	Lock        LockState
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// BlockedAt is when a fraud report blocked the user's sign-ins; zero
+	// when not blocked. Written only by Tx.SetBlocked.
+	BlockedAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // LockState is a user's consecutive-failure count and lock.
@@ -326,6 +408,110 @@ type BackupCode struct {
 	KeyID     string // key ring key that made Hash
 	CreatedAt time.Time
 	UsedAt    time.Time // zero while unused
+}
+
+// AccessPass is a user's temporary access pass. Only a keyed hash of the
+// pass is kept.
+type AccessPass struct {
+	ID         string
+	UserID     string
+	Hash       []byte // keyed hash of the user's ID and the pass
+	KeyID      string
+	OneTime    bool
+	SelfIssued bool // issued by the user, not by staff
+	StartsAt   time.Time
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	CreatedBy  string // the actor that issued it
+	Reason     string
+	Uses       int
+	LastUsedAt time.Time
+	RevokedAt  time.Time
+}
+
+// Bypass lets one verification of a user through without a code until it
+// expires.
+type Bypass struct {
+	ID        string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	CreatedBy string
+	Reason    string
+	UsedAt    time.Time
+	RevokedAt time.Time
+}
+
+// Kinds and states of access-pass requests.
+const (
+	// PassRequestUser is a request a user made without signing in, for
+	// staff to approve.
+	PassRequestUser = "user"
+	// PassRequestStaff is a pass a member of staff issued that waits for a
+	// second approver.
+	PassRequestStaff = "staff"
+
+	PassRequestPending   = "pending"
+	PassRequestApproved  = "approved"
+	PassRequestDenied    = "denied"
+	PassRequestForwarded = "forwarded" // approved once; a staff request now waits
+)
+
+// PassRequest is a request for an access pass waiting for staff.
+type PassRequest struct {
+	ID      string
+	UserID  string
+	Kind    string // PassRequestUser or PassRequestStaff
+	Message string // what the user wrote (user requests)
+	Source  string // the address the request came from
+	// RequestedBy names the actor that made a staff request, and
+	// RequesterKey identifies the person behind it, so that a second
+	// approver can be told apart from the first.
+	RequestedBy  string
+	RequesterKey string
+	// The pass a staff request asks for.
+	Lifetime time.Duration
+	StartsAt time.Time // zero: when approved
+	OneTime  bool
+	Reason   string
+	Origin   string // the user request a staff request came from, or ""
+
+	CreatedAt time.Time
+	ExpiresAt time.Time // a pending request no longer counts after this; never zero
+	Status    string
+	DecidedBy string
+	DecidedAt time.Time
+	// DecisionReason is what the decider gave as their reason.
+	DecisionReason string
+}
+
+// PassDecision is what DecidePassRequest records.
+type PassDecision struct {
+	Status string // PassRequestApproved, PassRequestDenied or PassRequestForwarded
+	By     string
+	At     time.Time
+	Reason string
+}
+
+// PassRequestQuery selects requests for ListPassRequests. Zero fields match
+// all.
+type PassRequestQuery struct {
+	Status string
+	UserID string
+	// PendingAt, when set with Status PassRequestPending, keeps only those
+	// not expired at that time.
+	PendingAt time.Time
+	Limit     int // at most this many; 0 means 100
+}
+
+// FraudReport is a user's "this was not me".
+type FraudReport struct {
+	ID        string
+	UserID    string
+	LinkID    string // the signed link's ID, or "" for a report from a session
+	Source    string
+	Message   string
+	CreatedAt time.Time
 }
 
 // Session is a short-lived self-service session a user opened by proving a

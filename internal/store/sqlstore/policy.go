@@ -39,3 +39,35 @@ func (t *txn) PutPolicy(ctx context.Context, p store.PolicyDoc) error {
 	}
 	return nil
 }
+
+// ListPolicies returns every stored policy document ordered by scope.
+func (r reader) ListPolicies(ctx context.Context) ([]store.PolicyDoc, error) {
+	rows, err := r.q.QueryContext(ctx,
+		`SELECT scope, doc, updated_at, updated_by FROM policies ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("list policies: %w", err)
+	}
+	defer rows.Close()
+	var ps []store.PolicyDoc
+	for rows.Next() {
+		var p store.PolicyDoc
+		var updated int64
+		if err := rows.Scan(&p.Scope, &p.Doc, &updated, &p.UpdatedBy); err != nil {
+			return nil, fmt.Errorf("list policies: %w", err)
+		}
+		p.Doc = noEmpty(p.Doc)
+		p.UpdatedAt = fromMS(updated)
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list policies: %w", err)
+	}
+	return ps, nil
+}
+
+// DeletePolicy removes the document stored for scope. ErrNotFound if there
+// is none.
+func (t *txn) DeletePolicy(ctx context.Context, scope string) error {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM policies WHERE scope = $1`, scope)
+	return t.needOne(res, err, "delete policy %q", scope)
+}

@@ -17,8 +17,9 @@ const sessionCols = `id, user_id, hash, key_id, factor, source, verified_at, cre
 func (r reader) Session(ctx context.Context, id string) (store.Session, error) {
 	var s store.Session
 	var verified, created, expires, revoked int64
-	err := r.q.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id).Scan(&s.ID, &s.UserID, &s.Hash, &s.KeyID, &s.Factor, &s.Source, &verified, &created,
-		&expires, &revoked)
+	err := r.q.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`,
+		id).Scan(&s.ID, &s.UserID, &s.Hash, &s.KeyID, &s.Factor, &s.Source, &verified,
+		&created, &expires, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, fmt.Errorf("session %q: %w", id, store.ErrNotFound)
 	}
@@ -62,6 +63,23 @@ func (t *txn) DeleteSessionsExpiredBefore(ctx context.Context, before time.Time)
 		toMS(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	n, err := affected(res)
+	return int(n), err
+}
+
+// RevokeUserSessions revokes every session of a user not yet revoked, in
+// one statement, and returns how many it revoked.
+func (t *txn) RevokeUserSessions(ctx context.Context, userID string, at time.Time) (int, error) {
+	if toMS(at) == 0 {
+		// revoked_at 0 means "not revoked": storing it would revoke nothing.
+		return 0, fmt.Errorf("revoke sessions of %q: %w", userID, ErrZeroTime)
+	}
+	res, err := t.q.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at = 0`,
+		userID, toMS(at))
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions of %q: %w", userID, err)
 	}
 	n, err := affected(res)
 	return int(n), err

@@ -337,6 +337,43 @@ func TestInvalidInput(t *testing.T) {
 		}
 	})
 
+	calls := []struct {
+		name string
+		call func(ctx context.Context, tx store.Tx) error
+		want error
+	}{
+		{"pass request without expiry", func(ctx context.Context, tx store.Tx) error {
+			return tx.CreatePassRequest(ctx, store.PassRequest{ID: "r0", UserID: "u1",
+				Status: store.PassRequestPending})
+		}, sqlstore.ErrZeroTime},
+		{"decision to stay pending", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.DecidePassRequest(ctx, "r1", store.PassDecision{
+				Status: store.PassRequestPending, At: time.UnixMilli(1)})
+			return err
+		}, sqlstore.ErrInvalidDecision},
+		{"decision at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.DecidePassRequest(ctx, "r1", store.PassDecision{
+				Status: store.PassRequestApproved})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"hit in the zero window", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.Hit(ctx, "k1", time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"revoke sessions at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.RevokeUserSessions(ctx, "u1", time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			err := db.Update(ctx, func(tx store.Tx) error { return tt.call(ctx, tx) })
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Update(%s) = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+
 	t.Run("link out of sequence", func(t *testing.T) {
 		err := db.Update(ctx, func(tx store.Tx) error {
 			_, err := tx.AppendAudit(ctx, audit.Event{ID: "e1", Action: "verify"})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mfad/mfad/internal/store"
 )
@@ -14,7 +15,7 @@ import (
 // userCols are the columns scanUser reads, in order, from a users row
 // aliased u.
 const userCols = `u.id, u.name, u.display_name, u.email, u.phone, u.disabled,
-	u.failures, u.locked_until, u.created_at, u.updated_at`
+	u.failures, u.locked_until, u.blocked_at, u.created_at, u.updated_at`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -22,13 +23,14 @@ type rowScanner interface {
 
 func scanUser(row rowScanner, extra ...any) (store.User, error) {
 	var u store.User
-	var lockedUntil, created, updated int64
+	var lockedUntil, blocked, created, updated int64
 	dest := append([]any{&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Phone, &u.Disabled,
-		&u.Lock.Failures, &lockedUntil, &created, &updated}, extra...)
+		&u.Lock.Failures, &lockedUntil, &blocked, &created, &updated}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return store.User{}, err
 	}
 	u.Lock.LockedUntil = fromMS(lockedUntil)
+	u.BlockedAt = fromMS(blocked)
 	u.CreatedAt = fromMS(created)
 	u.UpdatedAt = fromMS(updated)
 	return u, nil
@@ -147,7 +149,7 @@ func escapeLike(s string) string {
 }
 
 // CreateUser adds a user with its roles. ErrConflict if the name or ID is
-// taken.
+// taken. u.BlockedAt is ignored: only SetBlocked writes it.
 func (t *txn) CreateUser(ctx context.Context, u store.User) error {
 	// ON CONFLICT DO NOTHING rather than a failing INSERT: on PostgreSQL a
 	// failed statement would doom the whole transaction, and the contract
@@ -203,6 +205,14 @@ func (t *txn) insertRoles(ctx context.Context, userID string, roles []string) er
 		}
 	}
 	return nil
+}
+
+// SetBlocked records when a user's sign-ins were blocked, or lifts the
+// block when at is zero. ErrNotFound if there is no such user.
+func (t *txn) SetBlocked(ctx context.Context, userID string, at time.Time) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE users SET blocked_at = $2 WHERE id = $1`,
+		userID, toMS(at))
+	return t.needOne(res, err, "set blocked of %q", userID)
 }
 
 // userExists returns ErrNotFound, wrapped, if there is no user with id.

@@ -399,4 +399,42 @@ func testPolicy(t *testing.T, s store.Store) {
 	}
 	_, err = s.Policy(ctx, "group:g2")
 	wantErr(t, "Policy(group:g2)", err, store.ErrNotFound)
+
+	listed := func(t *testing.T, want ...store.PolicyDoc) {
+		t.Helper()
+		got, err := s.ListPolicies(ctx)
+		if err != nil {
+			t.Fatalf("ListPolicies() = %v", err)
+		}
+		for i := range want {
+			want[i] = storedPolicy(want[i])
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ListPolicies() mismatch (-want +got):\n%s", diff)
+		}
+	}
+	// Bytewise, "group:G2" sorts before "group:g1"; a linguistic collation
+	// would put it after.
+	upper := store.PolicyDoc{Scope: "group:G2", Doc: []byte(`{}`), UpdatedAt: at(time.Hour)}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutPolicy(ctx, upper) })
+	listed(t, replaced, upper, group)
+
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.DeletePolicy(ctx, "group:G2"); err != nil {
+			return err
+		}
+		return tx.DeletePolicy(ctx, "group:g1")
+	})
+	_, err = s.Policy(ctx, "group:g1")
+	wantErr(t, "Policy(group:g1) after DeletePolicy", err, store.ErrNotFound)
+	listed(t, replaced)
+	err = txErr(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.DeletePolicy(ctx, "group:g1")
+	})
+	wantErr(t, "DeletePolicy(group:g1) again", err, store.ErrNotFound)
+
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.DeletePolicy(ctx, "global")
+	})
+	listed(t)
 }

@@ -5,10 +5,11 @@
 // The suite checks the contract written in package store: round trips of
 // every field, not-found and conflict errors, ordering and paging, the
 // atomicity of Update, the exact lockout arithmetic of ReserveAttempt, and,
-// with many goroutines at once, that single-use changes succeed once. The
-// concurrency tests are meant to catch a read-then-write implementation;
-// they do so reliably only on an engine that runs transactions in parallel
-// (PostgreSQL), since SQLite serialises writers.
+// with many goroutines at once, that single-use changes succeed once and
+// that counters lose no hit. The concurrency tests are meant to catch a
+// read-then-write implementation; they do so reliably only on an engine
+// that runs transactions in parallel (PostgreSQL), since SQLite serialises
+// writers.
 package storetest
 
 import (
@@ -47,6 +48,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"BackupCodesTogether", testBackupCodesTogether},
 		{"Sessions", testSessions},
 		{"Outbox", testOutbox},
+		{"AccessPasses", testAccessPasses},
+		{"Bypasses", testBypasses},
+		{"PassRequests", testPassRequests},
+		{"ListPassRequests", testListPassRequests},
+		{"PassRequestsTogether", testPassRequestsTogether},
+		{"Blocked", testBlocked},
+		{"RevokeUserSessions", testRevokeUserSessions},
+		{"FraudReports", testFraudReports},
+		{"FraudReportsTogether", testFraudReportsTogether},
+		{"Hits", testHits},
+		{"HitsTogether", testHitsTogether},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -124,5 +136,6 @@ func stored(u store.User) store.User {
 	u.CreatedAt = ms(u.CreatedAt)
 	u.UpdatedAt = ms(u.UpdatedAt)
 	u.Lock.LockedUntil = ms(u.Lock.LockedUntil)
+	u.BlockedAt = ms(u.BlockedAt)
 	return u
 }
