@@ -18,14 +18,16 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/mfad/mfad/internal/config"
+	"github.com/mfad/mfad/internal/mfa"
 	"github.com/mfad/mfad/internal/policy"
 	"github.com/mfad/mfad/internal/totp"
 )
 
 // fixture runs mfad commands in-process against one fresh data folder.
 type fixture struct {
-	t    *testing.T
-	data string
+	t     *testing.T
+	data  string
+	login string // the operator's login; "tester" if empty
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -38,6 +40,9 @@ func (f *fixture) lookup(key string) (string, bool) {
 	case "MFAD_DATA":
 		return f.data, true
 	case "SUDO_USER":
+		if f.login != "" {
+			return f.login, true
+		}
 		return "tester", true
 	}
 	return "", false
@@ -314,8 +319,9 @@ func TestTokenCommands(t *testing.T) {
 	}
 }
 
-// checkToken reports whether the service accepts token, as the HTTP API would.
-func checkToken(t *testing.T, f *fixture, token string, want bool) {
+// withService opens the fixture's service in-process and calls fn with it,
+// for what the API does and no command can, such as a user's own actions.
+func withService(t *testing.T, f *fixture, fn func(svc *mfa.Service)) {
 	t.Helper()
 	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard,
 		lookup: f.lookup}
@@ -328,10 +334,18 @@ func checkToken(t *testing.T, f *fixture, token string, want bool) {
 		t.Fatal(err)
 	}
 	defer a.close()
-	_, err = a.svc.Authenticate(context.Background(), token)
-	if got := err == nil; got != want {
-		t.Errorf("Authenticate(token) = %v, want accepted %v", err, want)
-	}
+	fn(a.svc)
+}
+
+// checkToken reports whether the service accepts token, as the HTTP API would.
+func checkToken(t *testing.T, f *fixture, token string, want bool) {
+	t.Helper()
+	withService(t, f, func(svc *mfa.Service) {
+		_, err := svc.Authenticate(context.Background(), token)
+		if got := err == nil; got != want {
+			t.Errorf("Authenticate(token) = %v, want accepted %v", err, want)
+		}
+	})
 }
 
 // enrollJSON enrolls an authenticator for user and returns its enrolment.

@@ -100,8 +100,11 @@ func openApp(ctx context.Context, e *env, cfg *config.Config, floor slog.Level,
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", config.Redact(cfg.DatabaseURL()), err)
 	}
+	// Admin commands bind no public URL (cfg.PublicURL is empty): they send
+	// no notices, so the service's default stands.
 	svc, err := mfa.New(mfa.Config{
 		Store: db, Keys: ring, Logger: log, Issuer: cfg.Issuer, Observer: obs,
+		PublicURL: cfg.PublicURL,
 	})
 	if err != nil {
 		db.Close()

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -201,76 +200,6 @@ func printReport(w io.Writer, r auditReportJSON) error {
 		t.row("first break:", r.FirstBreak)
 	}
 	return t.flush()
-}
-
-func runPolicy(ctx context.Context, e *env, args []string) error {
-	return runSubcommands(ctx, e, "policy", "Show or set the policy.",
-		[]subcommand{
-			{name: "show", json: true, setup: policyShow,
-				summary: "print the policy in force as JSON (--json is accepted; " +
-					"the output is JSON either way)"},
-			{name: "set", args: "FILE", min: 1, max: 1, setup: policySet,
-				summary: "put the policy document in FILE (- for standard input) in force " +
-					"on every server at once; fields left out take their defaults"},
-		}, args)
-}
-
-func policyShow(*flag.FlagSet) action {
-	return func(ctx context.Context, c *call) error {
-		svc, err := c.service(ctx)
-		if err != nil {
-			return err
-		}
-		p, err := svc.GetPolicy(ctx, c.req)
-		if err != nil {
-			return err
-		}
-		_, err = c.e.stdout.Write(p.Marshal())
-		return err
-	}
-}
-
-// maxPolicySize bounds the policy document read, well above any real one.
-const maxPolicySize = 1 << 20
-
-func policySet(*flag.FlagSet) action {
-	return func(ctx context.Context, c *call) error {
-		doc, err := readPolicy(c.e.stdin, c.args[0])
-		if err != nil {
-			return err
-		}
-		svc, err := c.service(ctx)
-		if err != nil {
-			return err
-		}
-		p, err := svc.SetPolicy(ctx, c.req, doc)
-		if err != nil {
-			return listProblems("the policy was not changed", err)
-		}
-		fmt.Fprintln(c.e.stderr, "The policy is in force:")
-		_, err = c.e.stdout.Write(p.Marshal())
-		return err
-	}
-}
-
-func readPolicy(stdin io.Reader, path string) ([]byte, error) {
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, fmt.Errorf("policy file: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	doc, err := io.ReadAll(io.LimitReader(r, maxPolicySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read policy: %w", err)
-	}
-	if len(doc) > maxPolicySize {
-		return nil, fmt.Errorf("the policy document is larger than %d bytes", maxPolicySize)
-	}
-	return doc, nil
 }
 
 func runKeys(ctx context.Context, e *env, args []string) error {

@@ -180,61 +180,98 @@ func notStored(t *testing.T, data string, forbidden map[string][]byte) {
 	}
 }
 
-// TestBinaryBesideServer runs admin commands on the data folder of a
-// running server and sees their effect over HTTP.
-func TestBinaryBesideServer(t *testing.T) {
-	b := &binary{t: t, path: buildMfad(t), data: filepath.Join(t.TempDir(), "data")}
-	srv := b.command("serve", "--http-addr", "127.0.0.1:0")
-	stderr, err := srv.StderrPipe()
+// server is a running `mfad serve` of a built binary.
+type server struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string
+	exited chan error // receives how the process exited, once
+
+	logMu sync.Mutex
+	log   strings.Builder
+}
+
+// startServer starts mfad serve on b's data folder, on a free loopback
+// port, and waits until it says where it listens. The process is killed
+// when the test ends, if it still runs.
+func startServer(t *testing.T, b *binary) *server {
+	t.Helper()
+	s := &server{t: t, cmd: b.command("serve", "--http-addr", "127.0.0.1:0"),
+		exited: make(chan error, 1)}
+	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
 	t.Cleanup(func() {
 		select {
-		case <-exited:
+		case <-s.exited:
 		default:
-			srv.Process.Kill()
-			<-exited
+			s.cmd.Process.Kill()
+			<-s.exited
 		}
 	})
 
-	var logMu sync.Mutex
-	var log strings.Builder
 	addrc := make(chan string, 1)
 	go func() {
 		// Read every line so the server never blocks on a full pipe.
 		re := regexp.MustCompile(`mfad is listening on http://(\S+)`)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			logMu.Lock()
-			log.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
+			s.logMu.Lock()
+			s.log.WriteString(sc.Text() + "\n")
+			s.logMu.Unlock()
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
 			}
 		}
 		io.Copy(io.Discard, stderr)
-		exited <- srv.Wait()
+		s.exited <- s.cmd.Wait()
 	}()
-	serverLog := func() string {
-		logMu.Lock()
-		defer logMu.Unlock()
-		return log.String()
-	}
 
-	var addr string
 	select {
-	case addr = <-addrc:
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("mfad serve exited: %v\n%s", err, serverLog())
+	case s.addr = <-addrc:
+	case err := <-s.exited:
+		s.exited <- err
+		t.Fatalf("mfad serve exited: %v\n%s", err, s.logText())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("mfad serve did not say where it listens:\n%s", serverLog())
+		t.Fatalf("mfad serve did not say where it listens:\n%s", s.logText())
 	}
+	return s
+}
+
+func (s *server) logText() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// stop stops the server with SIGTERM and checks that it exits with status 0.
+func (s *server) stop() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		if err != nil {
+			s.t.Errorf("mfad serve after SIGTERM: %v, want exit status 0\n%s", err,
+				s.logText())
+		}
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("mfad serve did not stop on SIGTERM:\n%s", s.logText())
+	}
+}
+
+// TestBinaryBesideServer runs admin commands on the data folder of a
+// running server and sees their effect over HTTP.
+func TestBinaryBesideServer(t *testing.T) {
+	b := &binary{t: t, path: buildMfad(t), data: filepath.Join(t.TempDir(), "data")}
+	srv := startServer(t, b)
+	addr := srv.addr
 
 	token := strings.TrimSpace(b.must("token", "create", "--name", "ops", "--role",
 		"admin").stdout)
@@ -246,21 +283,48 @@ func TestBinaryBesideServer(t *testing.T) {
 		t.Errorf("GET /v1/users after user add bob = %v, want [bob]", got)
 	}
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+	// The page a "this was not me" link opens is served beside the API.
+	resp, err := http.Get("http://" + addr + "/report?token=not-a-token")
+	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Errorf("mfad serve after SIGTERM: %v, want exit status 0\n%s", err, serverLog())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("mfad serve did not stop on SIGTERM:\n%s", serverLog())
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(page), "this link is not valid") {
+		t.Errorf("GET /report with a bad token = %d %s\n%s\nwant the page saying so",
+			resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	}
+
+	srv.stop()
 	if r := b.must("audit", "verify"); !strings.Contains(r.stdout, "intact") {
 		t.Errorf("audit verify after serve = %q, want an intact chain", r.stdout)
 	}
+}
+
+// postJSON posts body as JSON to url, with a bearer token unless it is
+// empty, and returns the status and the response body.
+func postJSON(t *testing.T, url, token string, body any) (int, []byte) {
+	t.Helper()
+	raw, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", url, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
 }
 
 // listUsers returns the names GET /v1/users answers with.

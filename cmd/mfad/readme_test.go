@@ -36,7 +36,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	blocks := fencedBlocks(section)
-	if len(blocks["sh"]) < 5 || len(blocks["json"]) != 4 {
+	if len(blocks["sh"]) < 5 || len(blocks["json"]) != 5 {
 		t.Fatalf("walk-through has %d sh and %d json blocks, want the documented steps",
 			len(blocks["sh"]), len(blocks["json"]))
 	}

@@ -57,6 +57,8 @@ var replicaCases = []replicaCase{
 	{name: "replay guard is shared", run: testReplicaReplay},
 	{name: "one accept among concurrent uses of a backup code", run: testReplicaBackupCode},
 	{name: "a new set of backup codes voids the old everywhere", run: testReplicaNewCodes},
+	{name: "one accept among concurrent uses of a one-time pass", run: testReplicaPass},
+	{name: "one accept among concurrent uses of a bypass", run: testReplicaBypass},
 	{name: "sealers run side by side", run: testReplicaSealers},
 }
 
@@ -115,14 +117,20 @@ func testReplicaSingleUse(t *testing.T, rs *replicaSet) {
 	}
 }
 
-// backupCodes gives user a new set of backup codes with the CLI, a process
-// of its own beside the servers.
-func (rs *replicaSet) backupCodes(t *testing.T, user string) []string {
+// ensureUser adds user with the CLI unless they exist.
+func (rs *replicaSet) ensureUser(t *testing.T, user string) {
 	t.Helper()
 	b := &binary{t: t, path: rs.bin, data: rs.data}
 	if r := b.run(rs.flags("user", "show", user)...); r.code != 0 {
 		rs.must(t, "user", "add", user)
 	}
+}
+
+// backupCodes gives user a new set of backup codes with the CLI, a process
+// of its own beside the servers.
+func (rs *replicaSet) backupCodes(t *testing.T, user string) []string {
+	t.Helper()
+	rs.ensureUser(t, user)
 	var set struct {
 		Codes []string `json:"codes"`
 	}
@@ -150,6 +158,52 @@ func testReplicaBackupCode(t *testing.T, rs *replicaSet) {
 		reasons["replay"]+reasons["locked"] != n-1 || len(reasons) > 3 {
 		t.Errorf("verify events of frank by reason = %v, want 1 accepted and %d replay or "+
 			"locked", reasons, n-1)
+	}
+}
+
+// testReplicaPass issues a one-time access pass with the CLI and sends it
+// 50 times at once, half to each server: it works once (SECURITY.md 1).
+func testReplicaPass(t *testing.T, rs *replicaSet) {
+	rs.ensureUser(t, "heidi")
+	pass := strings.TrimSpace(rs.must(t, "pass", "issue", "heidi", "--reason",
+		"replica test").stdout)
+	const n = 50
+	got := rs.burst(t, n, "heidi", pass)
+	if got["accept"] != 1 || got["reject"] != n-1 {
+		t.Errorf("%d concurrent POST /v1/verify of one one-time pass = %v, want 1 accept "+
+			"and %d reject", n, got, n-1)
+	}
+	// As with backup codes, refusals count toward the lockout: after the
+	// threshold the rest meet the lock instead of the used pass.
+	reasons := countReasons(rs.events(t, url.Values{"user": {"heidi"}, "action": {"verify"}}))
+	if reasons["accepted"] != 1 || reasons["replay"] < 1 ||
+		reasons["replay"]+reasons["locked"] != n-1 || len(reasons) > 3 {
+		t.Errorf("verify events of heidi by reason = %v, want 1 accepted and %d replay or "+
+			"locked", reasons, n-1)
+	}
+	var p passJSON
+	out := rs.must(t, "pass", "show", "heidi", "--json").stdout
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.Uses != 1 || p.State != "used" {
+		t.Errorf("pass show heidi --json = %s (%v), want used once", out, err)
+	}
+}
+
+// testReplicaBypass grants a bypass with the CLI and sends 50 empty codes at
+// once, half to each server: one is let through. Asking for a bypass
+// guesses nothing, so the others count no failure and meet no lock.
+func testReplicaBypass(t *testing.T, rs *replicaSet) {
+	rs.ensureUser(t, "ivan")
+	rs.must(t, "bypass", "grant", "ivan", "--for", "5m", "--reason", "replica test")
+	const n = 50
+	got := rs.burst(t, n, "ivan", "")
+	if got["accept"] != 1 || got["reject"] != n-1 {
+		t.Errorf("%d concurrent POST /v1/verify with an empty code and one bypass = %v, "+
+			"want 1 accept and %d reject", n, got, n-1)
+	}
+	reasons := countReasons(rs.events(t, url.Values{"user": {"ivan"}, "action": {"verify"}}))
+	want := map[string]int{"accepted": 1, "replay": n - 1}
+	if diff := cmp.Diff(want, reasons); diff != "" {
+		t.Errorf("verify events of ivan by reason (-want +got):\n%s", diff)
 	}
 }
 
@@ -542,10 +596,7 @@ func (a replicaAuth) code(offset int64) string {
 // authenticator; args go to mfad totp enroll.
 func (rs *replicaSet) enroll(t *testing.T, user string, args ...string) replicaAuth {
 	t.Helper()
-	b := &binary{t: t, path: rs.bin, data: rs.data}
-	if r := b.run(rs.flags("user", "show", user)...); r.code != 0 {
-		rs.must(t, "user", "add", user)
-	}
+	rs.ensureUser(t, user)
 	var en enrollmentJSON
 	out := rs.must(t, append([]string{"totp", "enroll", user, "--json"}, args...)...).stdout
 	if err := json.Unmarshal([]byte(out), &en); err != nil {

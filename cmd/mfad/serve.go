@@ -13,6 +13,7 @@ import (
 	"github.com/mfad/mfad/internal/httpapi"
 	"github.com/mfad/mfad/internal/metrics"
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/web"
 )
 
 // sealInterval is how often the server chains new audit events. Events are
@@ -51,9 +52,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Service: svc, Logger: a.log, Metrics: m.Handler(), TrustedProxies: proxies,
 		SignInRate: signIns,
 	})
+	// The pages people open from a browser sit beside the API, on the same
+	// listener, with the same view of client addresses.
+	pages := web.New(web.Config{Service: svc, Logger: a.log, ClientIP: api.ClientIP})
+	mux := http.NewServeMux()
+	for _, path := range web.Routes() {
+		mux.Handle(path, pages)
+	}
+	mux.Handle("/", api)
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           api,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -105,7 +114,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-// housekeepInterval is how often the server removes expired sessions.
+// housekeepInterval is how often the server removes expired sessions and
+// rate counters.
 const housekeepInterval = 10 * time.Minute
 
 // housekeep removes what has expired until ctx ends. Every replica runs it;
@@ -126,6 +136,13 @@ func housekeep(ctx context.Context, svc *mfa.Service, log *slog.Logger) {
 		case n > 0:
 			log.Debug("expired sessions purged", "count", n)
 		}
+		n, err = svc.PurgeRateCounters(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purge rate counters", "err", err)
+		case n > 0:
+			log.Debug("rate counters purged", "count", n)
+		}
 	}
 }
 
@@ -137,9 +154,14 @@ func announce(e *env, a *app, cfg *config.Config, addr string) {
 		scheme = "https"
 	}
 	fmt.Fprintf(e.stderr, "mfad is listening on %s://%s\n", scheme, addr)
-	if host, _, _ := net.SplitHostPort(addr); scheme == "http" && !isLoopback(host) {
+	host, _, _ := net.SplitHostPort(addr)
+	if scheme == "http" && !isLoopback(host) {
 		a.log.Warn("serving plain HTTP on a non-loopback address; codes and tokens cross the "+
 			"network in clear unless a TLS proxy is in front", "addr", addr)
+	}
+	if cfg.PublicURLDefaulted() && !isLoopback(host) {
+		a.log.Warn("links in notices point to the listening address; set --public-url to "+
+			"the address people reach mfad at", "public_url", cfg.PublicURL)
 	}
 	tokens, err := a.db.ListTokens(context.Background())
 	if err == nil && len(tokens) == 0 {

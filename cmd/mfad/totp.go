@@ -278,7 +278,8 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		summary: "check a code for a user through the same path as every front door. " +
 			"It prints accept and the factor, or reject, and exits with status 0 on accept " +
 			"and 1 on reject. It counts toward the user's lockout and is audited. " +
-			"CODE - reads the code from standard input, keeping it out of the process list",
+			"CODE - reads the code from standard input, keeping it out of the process list; " +
+			"an empty CODE (\"\") asks for the user's bypass",
 		setup: verify}
 	return runSubcommand(ctx, e, "verify", sc, args)
 }

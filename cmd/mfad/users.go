@@ -13,7 +13,7 @@ import (
 
 func runUser(ctx context.Context, e *env, args []string) error {
 	return runSubcommands(ctx, e, "user",
-		"Add, list, show, change, disable and enable users, and set their roles.",
+		"Add, list, show, change, disable, enable and unblock users, and set their roles.",
 		userCommands(), args)
 }
 
@@ -31,6 +31,9 @@ func userCommands() []subcommand {
 			setup: userEnable(false)},
 		{name: "roles", args: "NAME [ROLE...]", min: 1, max: -1, setup: userRoles,
 			summary: "replace a user's roles (" + roleNames() + "); none removes all"},
+		{name: "unblock", args: "NAME --reason TEXT", min: 1, max: 1, setup: userUnblock,
+			summary: "lift the block a fraud report put on a user's sign-ins, once you " +
+				"have looked into it"},
 	}
 }
 
@@ -52,6 +55,8 @@ type userJSON struct {
 	Disabled    bool      `json:"disabled"`
 	Locked      bool      `json:"locked"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
+	Blocked     bool      `json:"blocked"`
+	BlockedAt   time.Time `json:"blocked_at,omitzero"`
 	Failures    int       `json:"failures"`
 	Roles       []string  `json:"roles"`
 	Groups      []string  `json:"groups,omitempty"`
@@ -67,8 +72,8 @@ func toUserJSON(u mfa.User) userJSON {
 	return userJSON{
 		ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Phone: u.Phone,
 		Disabled: u.Disabled, Locked: u.Locked, LockedUntil: u.LockedUntil,
-		Failures: u.Failures, Roles: roles, Groups: u.Groups,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Blocked: !u.BlockedAt.IsZero(), BlockedAt: u.BlockedAt, Failures: u.Failures,
+		Roles: roles, Groups: u.Groups, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -77,6 +82,8 @@ func status(u mfa.User) string {
 	switch {
 	case u.Disabled:
 		return "disabled"
+	case !u.BlockedAt.IsZero():
+		return "blocked by a fraud report since " + timeText(u.BlockedAt)
 	case u.Locked && u.LockedUntil.IsZero():
 		return "locked until unlocked"
 	case u.Locked:
@@ -245,6 +252,25 @@ func userRoles(*flag.FlagSet) action {
 			return nil
 		}
 		fmt.Fprintf(c.e.stdout, "user %s now holds %s\n", u.Name, joinRoles(u.Roles))
+		return nil
+	}
+}
+
+func userUnblock(fs *flag.FlagSet) action {
+	reason := fs.String("reason", "", "`TEXT` saying why the block is lifted, such as what "+
+		"you found (required; it goes into the audit log and the user's notice)")
+	return func(ctx context.Context, c *call) error {
+		if err := needReason("user unblock", *reason); err != nil {
+			return err
+		}
+		svc, err := c.service(ctx)
+		if err != nil {
+			return err
+		}
+		if err := svc.ClearFraud(ctx, c.req, c.args[0], *reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.e.stdout, "unblocked user %s\n", mfa.CanonicalName(c.args[0]))
 		return nil
 	}
 }

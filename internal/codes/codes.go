@@ -22,7 +22,10 @@ type Shape int
 const (
 	Unknown Shape = iota // matches no factor's format
 	Numeric              // 6 or 8 ASCII digits: an authenticator (TOTP) code
-	Backup               // MinBackupLength to MaxBackupLength symbols of Alphabet
+	// Passcode is MinPassLength to MaxPassLength symbols of Alphabet: an
+	// access pass, or, at MinBackupLength to MaxBackupLength, also a
+	// backup code.
+	Passcode
 )
 
 // Clean prepares typed input for checking: it drops spaces, tabs and dashes,
@@ -58,8 +61,8 @@ func Classify(code string) Shape {
 	switch {
 	case (len(code) == 6 || len(code) == 8) && allDigits(code):
 		return Numeric
-	case len(code) >= MinBackupLength && len(code) <= MaxBackupLength && inAlphabet(code):
-		return Backup
+	case len(code) >= MinPassLength && len(code) <= MaxPassLength && inAlphabet(code):
+		return Passcode
 	}
 	return Unknown
 }
@@ -79,12 +82,19 @@ func allDigits(s string) bool {
 // log2(31) = 4.95 bits each.
 const Alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
-// Bounds of the length of backup codes, in symbols. Ten symbols carry 49.5
-// bits; MaxBackupLength 99 bits.
+// Bounds of the length of backup codes and access passes, in symbols. Ten
+// symbols carry 49.5 bits, eight 39.6; passes make up for their shorter
+// minimum by expiring within hours.
 const (
 	MinBackupLength = 10
 	MaxBackupLength = 20
+	MinPassLength   = 8
+	MaxPassLength   = 48
 )
+
+// IsBackupLength reports whether a Passcode of n symbols may be a backup
+// code.
+func IsBackupLength(n int) bool { return n >= MinBackupLength && n <= MaxBackupLength }
 
 // Bits returns the entropy of a backup code of length symbols.
 func Bits(length int) float64 {
@@ -118,6 +128,21 @@ func GenerateBackup(r io.Reader, n, length int) ([]string, error) {
 	return out, nil
 }
 
+// GeneratePass returns one access pass of length symbols, in canonical
+// form, drawn as GenerateBackup draws. A pass of digits alone would look
+// like an authenticator code, so such a draw is made again.
+func GeneratePass(r io.Reader, length int) (string, error) {
+	if length < MinPassLength || length > MaxPassLength {
+		return "", fmt.Errorf("codes: access pass of length %d: out of bounds", length)
+	}
+	for {
+		p, err := randomString(r, length)
+		if err != nil || !allDigits(p) {
+			return p, err
+		}
+	}
+}
+
 // randomString draws length symbols of Alphabet. A byte is used only when
 // it is below the largest multiple of the alphabet's size that fits in a
 // byte, so that every symbol is equally likely (no modulo bias).
@@ -141,10 +166,16 @@ func randomString(r io.Reader, length int) (string, error) {
 
 // Display formats a canonical backup code the way people see it: lower
 // case, in groups of five joined by dashes, such as "abcde-fghjk".
-func Display(code string) string {
+func Display(code string) string { return grouped(code, 5) }
+
+// DisplayPass formats an access pass for reading out: lower case, in
+// groups of four joined by dashes, such as "k7qm-2xrt-9hcp".
+func DisplayPass(pass string) string { return grouped(pass, 4) }
+
+func grouped(code string, size int) string {
 	var b strings.Builder
 	for i := 0; i < len(code); i++ {
-		if i > 0 && i%5 == 0 {
+		if i > 0 && i%size == 0 {
 			b.WriteByte('-')
 		}
 		c := code[i]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -50,12 +52,15 @@ func TestClassify(t *testing.T) {
 		{"12345", Unknown},
 		{"123456789", Unknown},
 		{"12345A", Unknown},
-		{"ABCDEFGHJK", Backup},
-		{"2345678923", Backup},
-		{"ABCDEFGHJKMNPQRSTUVW", Backup},
-		{"ABCDEFGHJKMNPQRSTUVWX", Unknown}, // 21 symbols
-		{"ABCDEFGHJ", Unknown},             // 9 symbols
-		{"ABCDEFGHIJ", Unknown},            // I is a look-alike, not in the alphabet
+		{"ABCDEFGHJK", Passcode},
+		{"2345678923", Passcode},
+		{"ABCDEFGHJKMNPQRSTUVW", Passcode},
+		{"ABCDEFGHJKMNPQRSTUVWX", Passcode}, // 21 symbols: a pass
+		{"ABCDEFGH", Passcode},              // 8 symbols: the shortest pass
+		{"ABCDEFG", Unknown},
+		{strings.Repeat("A", 48), Passcode},
+		{strings.Repeat("A", 49), Unknown},
+		{"ABCDEFGHIJ", Unknown}, // I is a look-alike, not in the alphabet
 		{"ABCDEFGH0K", Unknown},
 		{"ABCDEFGH1K", Unknown},
 		{"ABCDEFGHLK", Unknown},
@@ -79,7 +84,7 @@ func TestBackupInput(t *testing.T) {
 	}
 	for _, in := range accepted {
 		got, ok := Clean(in)
-		if !ok || got != canonical || Classify(got) != Backup {
+		if !ok || got != canonical || Classify(got) != Passcode {
 			t.Errorf("Clean(%q) = %q, %v (shape %v); want %q, a backup code", in, got, ok,
 				Classify(got), canonical)
 		}
@@ -89,7 +94,7 @@ func TestBackupInput(t *testing.T) {
 		"abcde-fghjk\n", "ａｂｃｄｅ-ｆｇｈｊｋ", "abcdé-fghjk",
 	}
 	for _, in := range refused {
-		if got, ok := Clean(in); ok && Classify(got) == Backup {
+		if got, ok := Clean(in); ok && Classify(got) == Passcode && IsBackupLength(len(got)) {
 			t.Errorf("Clean(%q) = %q, a backup code; want no backup code", in, got)
 		}
 	}
@@ -138,7 +143,7 @@ func TestGenerateStatistics(t *testing.T) {
 			if _, dup := seen[c]; dup {
 				t.Fatalf("code %q drawn twice in %d codes", c, len(seen))
 			}
-			if Classify(c) != Backup {
+			if Classify(c) != Passcode {
 				t.Fatalf("GenerateBackup made %q, which is no backup code", c)
 			}
 			seen[c] = struct{}{}
@@ -183,6 +188,29 @@ func TestGenerateBounds(t *testing.T) {
 	}
 }
 
+func TestGeneratePass(t *testing.T) {
+	for _, n := range []int{8, 12, 48} {
+		p, err := GeneratePass(rand.Reader, n)
+		if err != nil || len(p) != n || Classify(p) != Passcode {
+			t.Errorf("GeneratePass(%d) = %q, %v; want a passcode of %d", n, p, err, n)
+		}
+	}
+	for _, n := range []int{7, 49} {
+		if _, err := GeneratePass(rand.Reader, n); err == nil {
+			t.Errorf("GeneratePass(%d) = nil error, want one", n)
+		}
+	}
+	// A source whose first draw is all digits: that draw would read as an
+	// authenticator code, so a second one is made.
+	digits := bytes.Repeat([]byte{0}, 8)  // symbol '2' eight times
+	letters := bytes.Repeat([]byte{8}, 8) // symbol 'A'
+	src := io.MultiReader(bytes.NewReader(append(digits, make([]byte, 3)...)),
+		bytes.NewReader(append(letters, make([]byte, 3)...)))
+	if p, err := GeneratePass(src, 8); err != nil || p != "AAAAAAAA" {
+		t.Errorf("GeneratePass after an all-digit draw = %q, %v; want AAAAAAAA", p, err)
+	}
+}
+
 func TestGenerateRandomFails(t *testing.T) {
 	_, err := GenerateBackup(iotest.ErrReader(errors.New("no entropy")), 10, 10)
 	if !errors.Is(err, ErrRandom) {
@@ -208,6 +236,21 @@ func TestGenerateNoBias(t *testing.T) {
 	for _, c := range Alphabet {
 		if counts[c] != 8 {
 			t.Errorf("symbol %c drawn %d times from bytes 0..255, want 8", c, counts[c])
+		}
+	}
+}
+
+func TestDisplayPass(t *testing.T) {
+	for in, want := range map[string]string{
+		"K7QM2XRT9HCP": "k7qm-2xrt-9hcp",
+		"ABCDEFGH":     "abcd-efgh",
+		"ABCDEFGHJ":    "abcd-efgh-j",
+	} {
+		if got := DisplayPass(in); got != want {
+			t.Errorf("DisplayPass(%q) = %q, want %q", in, got, want)
+		}
+		if back, ok := Clean(want); !ok || back != in {
+			t.Errorf("Clean(DisplayPass(%q)) = %q, %v; want it back", in, back, ok)
 		}
 	}
 }

@@ -35,9 +35,13 @@ type Config struct {
 	TLSKeyFile     string
 	TrustedProxies string // comma-separated addresses or CIDR prefixes
 	SignInRate     string // sign-in attempts per minute per address; "0" for no limit
+	// PublicURL is where people reach mfad, for links in notices. When it
+	// is not set, Validate derives it from HTTPAddr.
+	PublicURL string
 
-	server   bool
-	problems []string
+	server        bool
+	publicDefault bool // PublicURL was derived, not set
+	problems      []string
 }
 
 // BindCommon adds the settings every subcommand shares to fs. Flag defaults
@@ -70,8 +74,71 @@ func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
 	c.str(fs, env, &c.TrustedProxies, "trusted-proxies", "MFAD_TRUSTED_PROXIES", "",
 		"comma-separated `addresses` or prefixes of reverse proxies whose X-Forwarded-For is believed")
 	c.str(fs, env, &c.SignInRate, "sign-in-rate", "MFAD_SIGN_IN_RATE", "10",
-		"sign-in `attempts` each client address may make per minute; 0 for no limit")
+		"`attempts` each client address may make per minute at each route that takes no "+
+			"credential (sign-in, pass requests, fraud reports); 0 for no limit")
+	c.str(fs, env, &c.PublicURL, "public-url", "MFAD_PUBLIC_URL", "",
+		"`URL` where people reach mfad, for links in notices, such as "+
+			"https://mfa.example.com (default: http:// and --http-addr; "+
+			"https:// with --tls-cert)")
 }
+
+// checkPublicURL returns every problem of an explicit --public-url. Links
+// in notices are made from it alone, never from a request's Host or
+// forwarded headers (SECURITY.md 10), so it must be a whole address.
+func checkPublicURL(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parser's message repeats the URL, which may hold a password.
+		return []string{"--public-url is not a URL"}
+	}
+	var problems []string
+	shown := u.Redacted() // a password in it is not repeated
+	bad := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("--public-url %q ", shown)+
+			fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !u.IsAbs():
+		bad("is not absolute; it must begin with https:// or http://")
+	case u.Scheme != "http" && u.Scheme != "https":
+		bad("has the scheme %s; it must be https or http", u.Scheme)
+	}
+	if u.IsAbs() && u.Hostname() == "" {
+		bad("names no host")
+	}
+	if u.User != nil {
+		bad("must not hold a user name or password")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		bad("must not have a query")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		bad("must not have a fragment")
+	}
+	return problems
+}
+
+// defaultPublicURL is the public URL when none is set: the server's own
+// address, over HTTPS when it serves TLS. A listener on every interface
+// (":8080") is named as localhost.
+func (c *Config) defaultPublicURL() string {
+	scheme := "http://"
+	if c.TLSCertFile != "" {
+		scheme = "https://"
+	}
+	host, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil {
+		return scheme + c.HTTPAddr // reported as a bad --http-addr
+	}
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + net.JoinHostPort(host, port)
+}
+
+// PublicURLDefaulted reports whether the public URL was derived from
+// --http-addr rather than set.
+func (c *Config) PublicURLDefaulted() bool { return c.publicDefault }
 
 // SignInAttempts returns --sign-in-rate as a number; 0 means no limit.
 func (c *Config) SignInAttempts() (int, error) {
@@ -148,6 +215,11 @@ func (c *Config) Validate() error {
 		if _, err := c.SignInAttempts(); err != nil {
 			bad("%v", err)
 		}
+		if c.PublicURL == "" || c.publicDefault {
+			c.PublicURL, c.publicDefault = c.defaultPublicURL(), true
+		} else {
+			problems = append(problems, checkPublicURL(c.PublicURL)...)
+		}
 	}
 	if len(problems) == 0 {
 		return nil
@@ -208,7 +280,7 @@ func (c *Config) LogValue() slog.Value {
 	}
 	if c.server {
 		attrs = append(attrs, slog.String("http_addr", c.HTTPAddr),
-			slog.Bool("tls", c.TLSCertFile != ""))
+			slog.Bool("tls", c.TLSCertFile != ""), slog.String("public_url", c.PublicURL))
 	}
 	return slog.GroupValue(attrs...)
 }

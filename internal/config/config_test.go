@@ -84,7 +84,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 	}
 	_, err := load(t, env, true, "--log-format", "xml", "--http-addr", "8080",
 		"--tls-cert", "c.pem", "--trusted-proxies", "10.0.0.0/8,nonsense", "--issuer", "a:b",
-		"--sign-in-rate", "-1")
+		"--sign-in-rate", "-1", "--public-url", "ftp://mfa.example.com")
 	if err == nil {
 		t.Fatal("Validate() = nil, want errors")
 	}
@@ -97,6 +97,7 @@ func TestEveryProblemAtOnce(t *testing.T) {
 		"\"nonsense\"",
 		"--issuer",
 		"--sign-in-rate is \"-1\"",
+		"--public-url \"ftp://mfa.example.com\" has the scheme ftp",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %q, want it to mention %q", err, want)
@@ -144,5 +145,78 @@ func TestRedact(t *testing.T) {
 		if got := Redact(tt.in); got != tt.want {
 			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string   // the public URL in force, when valid
+		bad  []string // what the problems mention, when not
+	}{
+		{name: "default", want: "http://127.0.0.1:8080"},
+		{name: "default from http addr", args: []string{"--http-addr", "[::1]:9000"},
+			want: "http://[::1]:9000"},
+		{name: "default on every interface", args: []string{"--http-addr", ":9000"},
+			want: "http://localhost:9000"},
+		{name: "default with TLS", args: []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: "https://127.0.0.1:8080"},
+		{name: "https", args: []string{"--public-url", "https://mfa.example.com"},
+			want: "https://mfa.example.com"},
+		{name: "http with port and path",
+			args: []string{"--public-url", "http://mfa.example.com:8443/mfa/"},
+			want: "http://mfa.example.com:8443/mfa/"},
+		{name: "relative", args: []string{"--public-url", "mfa.example.com/login"},
+			bad: []string{`--public-url "mfa.example.com/login" is not absolute`}},
+		{name: "ftp scheme", args: []string{"--public-url", "ftp://mfa.example.com"},
+			bad: []string{`--public-url "ftp://mfa.example.com" has the scheme ftp`}},
+		{name: "with query", args: []string{"--public-url", "https://mfa.example.com/?a=b"},
+			bad: []string{"must not have a query"}},
+		{name: "with fragment", args: []string{"--public-url", "https://mfa.example.com/#top"},
+			bad: []string{"must not have a fragment"}},
+		{name: "no host", args: []string{"--public-url", "https:///mfa"},
+			bad: []string{"names no host"}},
+		{name: "every problem at once",
+			args: []string{"--public-url", "ftp://u:pw@mfa.example.com/?q#f"},
+			bad: []string{"has the scheme ftp", "must not hold a user name or password",
+				"must not have a query", "must not have a fragment"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, nil, true, tt.args...)
+			if len(tt.bad) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				if c.PublicURL != tt.want {
+					t.Errorf("PublicURL = %q, want %q", c.PublicURL, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want problems with --public-url")
+			}
+			for _, want := range tt.bad {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate() = %q, want it to mention %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "pw@") {
+				t.Errorf("Validate() = %q, want the password hidden", err)
+			}
+		})
+	}
+}
+
+func TestPublicURLFromEnv(t *testing.T) {
+	env := map[string]string{"MFAD_PUBLIC_URL": "https://mfa.example.com"}
+	c, err := load(t, env, true)
+	if err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	if c.PublicURL != "https://mfa.example.com" || c.PublicURLDefaulted() {
+		t.Errorf("PublicURL = %q (defaulted %v), want MFAD_PUBLIC_URL's value",
+			c.PublicURL, c.PublicURLDefaulted())
 	}
 }

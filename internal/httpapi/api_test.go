@@ -725,6 +725,39 @@ func TestPolicy(t *testing.T) {
   },
   "sessions": {
     "lifetime": "15m"
+  },
+  "access_pass": {
+    "enabled": true,
+    "min_lifetime": "1h",
+    "max_lifetime": "8h",
+    "default_lifetime": "1h",
+    "allow_multi_use": true,
+    "length": 12,
+    "groups": [],
+    "self_service": {
+      "enabled": true,
+      "groups": [],
+      "max_lifetime": "1h",
+      "factors": [
+        "possession",
+        "phishing_resistant"
+      ],
+      "freshness": "10m"
+    },
+    "second_approver_for_roles": false,
+    "requests": {
+      "enabled": true,
+      "per_user": 3,
+      "per_source": 10,
+      "lifetime": "1d"
+    }
+  },
+  "bypass": {
+    "enabled": true,
+    "max_duration": "5m"
+  },
+  "fraud_report": {
+    "block": true
   }
 }
 `

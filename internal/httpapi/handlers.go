@@ -2,10 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +23,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, req mfa.Request
 	if !decode(w, r, &in) {
 		return
 	}
+	// An empty or missing code goes to the service as it is: it asks for
+	// the user's bypass, and the service decides.
 	res, err := h.svc.Verify(r.Context(), req, in.User, in.Code)
 	if err != nil {
 		h.fail(w, r, err)
@@ -371,44 +370,6 @@ func (h *Handler) verifyAudit(w http.ResponseWriter, r *http.Request, req mfa.Re
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func (h *Handler) getPolicy(w http.ResponseWriter, r *http.Request, req mfa.Request) {
-	p, err := h.svc.GetPolicy(r.Context(), req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(p.Marshal())
-}
-
-func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, req mfa.Request) {
-	if !jsonContent(w, r) {
-		return
-	}
-	doc, err := io.ReadAll(r.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		writeProblem(w, r, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit), nil)
-		return
-	}
-	if err != nil {
-		writeProblem(w, r, http.StatusBadRequest, "the body could not be read", nil)
-		return
-	}
-	if !json.Valid(doc) {
-		writeProblem(w, r, http.StatusBadRequest, "the body is not valid JSON", nil)
-		return
-	}
-	p, err := h.svc.SetPolicy(r.Context(), req, doc)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(p.Marshal())
 }
 
 // userPath returns the path of the user r acts on: /v1/me on the

@@ -216,7 +216,7 @@ func selfServiceTable() map[string]bool {
 func TestSpecCatchesMismatches(t *testing.T) {
 	s := loadSpec(t)
 	user := `{"id":"u1","name":"alice","display_name":"","email":"","phone":"",
-		"disabled":false,"roles":[],"failures":0,"locked":false,
+		"disabled":false,"roles":[],"failures":0,"locked":false,"blocked":false,
 		"created_at":"2027-03-01T08:00:00.000Z","updated_at":"2027-03-01T08:00:00.000Z"%s}`
 	header := http.Header{"Content-Type": {"application/json"}, "X-Request-Id": {"abc"}}
 	tests := []struct {

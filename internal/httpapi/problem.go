@@ -8,7 +8,9 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mfad/mfad/internal/mfa"
 )
@@ -53,6 +55,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			status = http.StatusNotFound
 		case errors.Is(e, mfa.ErrConflict):
 			status = http.StatusConflict
+		case errors.Is(e, mfa.ErrRateLimited):
+			// Whole seconds, rounded up, as RFC 9110 §10.2.3 writes them.
+			secs := int((e.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+			status = http.StatusTooManyRequests
 		}
 		writeProblem(w, r, status, e.Message, e.Problems)
 		return

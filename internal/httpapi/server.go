@@ -31,7 +31,9 @@ type Config struct {
 	Metrics        http.Handler   // served at /metrics when set
 	TrustedProxies []netip.Prefix // proxies whose X-Forwarded-For is believed
 	// SignInRate is how many sign-in attempts each client address may make
-	// per minute: 0 means DefaultSignInRate, a negative value no limit.
+	// per minute: 0 means DefaultSignInRate, a negative value no limit. The
+	// other routes that take no credential (asking for an access pass,
+	// reporting fraud by link) each allow as many, counted on their own.
 	SignInRate int
 	Clock      func() time.Time // default: time.Now
 }
@@ -42,7 +44,10 @@ type Handler struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	mux     *http.ServeMux
-	signIns *sourceLimiter // nil when unlimited
+	clock   func() time.Time
+	// anonRate is the per-minute bound of each route that takes no
+	// credential; 0 means none.
+	anonRate int
 }
 
 // operation is an API operation, given the service request that its
@@ -83,6 +88,8 @@ var routes = []route{
 	{"PATCH", "/v1/users/{name}", byToken, (*Handler).updateUser},
 	{"PUT", "/v1/users/{name}/roles", byToken, (*Handler).setRoles},
 	{"POST", "/v1/users/{name}/unlock", byToken, (*Handler).unlock},
+	{"POST", "/v1/users/{name}/unblock", byToken, (*Handler).unblock},
+	{"GET", "/v1/users/{name}/policy", byToken, (*Handler).userPolicy},
 
 	{"POST", "/v1/users/{name}/totp", byToken, (*Handler).enrollTOTP},
 	{"GET", "/v1/users/{name}/totp", byToken, (*Handler).listTOTP},
@@ -93,12 +100,30 @@ var routes = []route{
 	{"GET", "/v1/users/{name}/backup-codes", byToken, (*Handler).backupCodeStatus},
 	{"DELETE", "/v1/users/{name}/backup-codes", byToken, (*Handler).deleteBackupCodes},
 
+	{"POST", "/v1/users/{name}/access-pass", byToken, (*Handler).issuePass},
+	{"GET", "/v1/users/{name}/access-pass", byToken, (*Handler).passStatus},
+	{"DELETE", "/v1/users/{name}/access-pass", byToken, (*Handler).revokePass},
+
+	{"POST", "/v1/access-pass-requests", byAnyone, (*Handler).requestPass},
+	{"GET", "/v1/access-pass-requests", byToken, (*Handler).listPassRequests},
+	{"POST", "/v1/access-pass-requests/{id}/approve", byToken, (*Handler).approvePassRequest},
+	{"POST", "/v1/access-pass-requests/{id}/deny", byToken, (*Handler).denyPassRequest},
+
+	{"POST", "/v1/users/{name}/bypass", byToken, (*Handler).grantBypass},
+	{"GET", "/v1/users/{name}/bypass", byToken, (*Handler).bypassStatus},
+	{"DELETE", "/v1/users/{name}/bypass", byToken, (*Handler).revokeBypass},
+
+	{"POST", "/v1/fraud-reports", byAnyone, (*Handler).reportFraudByLink},
+
 	{"POST", "/v1/groups", byToken, (*Handler).createGroup},
 	{"GET", "/v1/groups", byToken, (*Handler).listGroups},
 	{"GET", "/v1/groups/{name}", byToken, (*Handler).getGroup},
 	{"DELETE", "/v1/groups/{name}", byToken, (*Handler).deleteGroup},
 	{"PUT", "/v1/groups/{name}/members/{user}", byToken, (*Handler).addMember},
 	{"DELETE", "/v1/groups/{name}/members/{user}", byToken, (*Handler).removeMember},
+	{"GET", "/v1/groups/{name}/policy", byToken, (*Handler).getGroupPolicy},
+	{"PUT", "/v1/groups/{name}/policy", byToken, (*Handler).putGroupPolicy},
+	{"DELETE", "/v1/groups/{name}/policy", byToken, (*Handler).deleteGroupPolicy},
 
 	{"POST", "/v1/tokens", byToken, (*Handler).createToken},
 	{"GET", "/v1/tokens", byToken, (*Handler).listTokens},
@@ -119,6 +144,10 @@ var routes = []route{
 	{"POST", "/v1/me/backup-codes", bySession, (*Handler).generateBackupCodes},
 	{"GET", "/v1/me/backup-codes", bySession, (*Handler).backupCodeStatus},
 	{"DELETE", "/v1/me/backup-codes", bySession, (*Handler).deleteBackupCodes},
+	{"POST", "/v1/me/access-pass", bySession, (*Handler).selfIssuePass},
+	{"GET", "/v1/me/access-pass", bySession, (*Handler).passStatus},
+	{"DELETE", "/v1/me/access-pass", bySession, (*Handler).revokePass},
+	{"POST", "/v1/me/fraud-report", bySession, (*Handler).reportFraud},
 	{"DELETE", "/v1/me/session", bySession, (*Handler).signOut},
 }
 
@@ -137,11 +166,12 @@ func New(cfg Config) *Handler {
 	if clock == nil {
 		clock = time.Now
 	}
+	h.clock = clock
 	switch {
 	case cfg.SignInRate == 0:
-		h.signIns = newSourceLimiter(DefaultSignInRate, clock)
+		h.anonRate = DefaultSignInRate
 	case cfg.SignInRate > 0:
-		h.signIns = newSourceLimiter(cfg.SignInRate, clock)
+		h.anonRate = cfg.SignInRate
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.method+" "+rt.pattern, h.wrap(rt))
@@ -286,6 +316,10 @@ func isToken(s string) bool {
 // only when the connection comes from a configured proxy, and then only as
 // far back as the first address that is not itself a trusted proxy
 // (SECURITY.md 10).
+// ClientIP returns the address r came from, believing X-Forwarded-For only
+// from the configured proxies, for other front doors on the same server.
+func (h *Handler) ClientIP(r *http.Request) string { return h.clientIP(r) }
+
 func (h *Handler) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -324,7 +358,13 @@ func (h *Handler) trusted(a netip.Addr) bool {
 func (h *Handler) wrap(rt route) http.Handler {
 	switch rt.access {
 	case byAnyone:
-		return h.limited(h.signIns, h.anonymous(rt.handle))
+		// Each such route counts on its own, so that a locked-out user who
+		// spent the sign-in budget can still ask for a pass.
+		var l *sourceLimiter
+		if h.anonRate > 0 {
+			l = newSourceLimiter(h.anonRate, h.clock)
+		}
+		return h.limited(l, anonymousLimits[rt.pattern], h.anonymous(rt.handle))
 	case bySession:
 		return h.authenticated(own(rt.handle))
 	}

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/policy"
 )
 
 // The JSON shapes of the API. Field names are snake_case; times are RFC 3339
@@ -31,8 +33,12 @@ type userJSON struct {
 	Failures    int      `json:"failures"`
 	Locked      bool     `json:"locked"`
 	LockedUntil *string  `json:"locked_until,omitempty"`
-	CreatedAt   *string  `json:"created_at"`
-	UpdatedAt   *string  `json:"updated_at"`
+	// Blocked says a fraud report stopped the user's sign-ins until staff
+	// unblock them.
+	Blocked   bool    `json:"blocked"`
+	BlockedAt *string `json:"blocked_at,omitempty"`
+	CreatedAt *string `json:"created_at"`
+	UpdatedAt *string `json:"updated_at"`
 }
 
 func userView(u mfa.User) userJSON {
@@ -44,6 +50,7 @@ func userView(u mfa.User) userJSON {
 		ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Phone: u.Phone,
 		Disabled: u.Disabled, Roles: roles, Groups: u.Groups, Failures: u.Failures,
 		Locked: u.Locked, LockedUntil: jsonTime(u.LockedUntil),
+		Blocked: !u.BlockedAt.IsZero(), BlockedAt: jsonTime(u.BlockedAt),
 		CreatedAt: jsonTime(u.CreatedAt), UpdatedAt: jsonTime(u.UpdatedAt),
 	}
 }
@@ -166,4 +173,129 @@ type sessionJSON struct {
 	Token     string  `json:"token"`
 	ExpiresAt *string `json:"expires_at"`
 	Factor    string  `json:"factor"`
+}
+
+// passJSON describes an access pass. Pass, the pass itself, is set only in
+// the answer that issues it.
+type passJSON struct {
+	Pass       string  `json:"pass,omitempty"`
+	User       string  `json:"user"`
+	StartsAt   *string `json:"starts_at"`
+	ExpiresAt  *string `json:"expires_at"`
+	OneTime    bool    `json:"one_time"`
+	State      string  `json:"state"`
+	SelfIssued bool    `json:"self_issued"`
+	CreatedAt  *string `json:"created_at"`
+	CreatedBy  string  `json:"created_by"`
+	Reason     string  `json:"reason"`
+	Uses       int     `json:"uses"`
+	LastUsedAt *string `json:"last_used_at,omitempty"`
+	RevokedAt  *string `json:"revoked_at,omitempty"`
+}
+
+func passView(p mfa.AccessPass) passJSON {
+	return passJSON{
+		Pass: p.Pass, User: p.User, StartsAt: jsonTime(p.StartsAt),
+		ExpiresAt: jsonTime(p.ExpiresAt), OneTime: p.OneTime, State: p.State,
+		SelfIssued: p.SelfIssued, CreatedAt: jsonTime(p.CreatedAt), CreatedBy: p.CreatedBy,
+		Reason: p.Reason, Uses: p.Uses, LastUsedAt: jsonTime(p.LastUsedAt),
+		RevokedAt: jsonTime(p.RevokedAt),
+	}
+}
+
+// passRequestJSON describes a request for an access pass in the queue.
+// What a user's request leaves to the approver (lifetime, start) is left
+// out.
+type passRequestJSON struct {
+	ID             string  `json:"id"`
+	User           string  `json:"user"`
+	Kind           string  `json:"kind"`
+	Status         string  `json:"status"`
+	Message        string  `json:"message,omitempty"`
+	Source         string  `json:"source,omitempty"`
+	RequestedBy    string  `json:"requested_by,omitempty"`
+	Lifetime       string  `json:"lifetime,omitempty"`
+	StartsAt       *string `json:"starts_at,omitempty"`
+	OneTime        bool    `json:"one_time"`
+	Reason         string  `json:"reason,omitempty"`
+	Origin         string  `json:"origin,omitempty"`
+	CreatedAt      *string `json:"created_at"`
+	ExpiresAt      *string `json:"expires_at"`
+	DecidedBy      string  `json:"decided_by,omitempty"`
+	DecidedAt      *string `json:"decided_at,omitempty"`
+	DecisionReason string  `json:"decision_reason,omitempty"`
+}
+
+func passRequestView(r mfa.PassRequest) passRequestJSON {
+	out := passRequestJSON{
+		ID: r.ID, User: r.User, Kind: r.Kind, Status: r.Status, Message: r.Message,
+		Source: r.Source, RequestedBy: r.RequestedBy, StartsAt: jsonTime(r.StartsAt),
+		OneTime: r.OneTime, Reason: r.Reason, Origin: r.Origin,
+		CreatedAt: jsonTime(r.CreatedAt), ExpiresAt: jsonTime(r.ExpiresAt),
+		DecidedBy: r.DecidedBy, DecidedAt: jsonTime(r.DecidedAt),
+		DecisionReason: r.DecisionReason,
+	}
+	if r.Lifetime != 0 {
+		out.Lifetime = policy.Duration(r.Lifetime).String()
+	}
+	return out
+}
+
+// pendingJSON is the answer to issuing a pass that waits for a second
+// approver.
+type pendingJSON struct {
+	Status  string          `json:"status"`
+	Request passRequestJSON `json:"request"`
+}
+
+// bypassJSON describes a one-time bypass.
+type bypassJSON struct {
+	User      string  `json:"user"`
+	State     string  `json:"state"`
+	CreatedAt *string `json:"created_at"`
+	ExpiresAt *string `json:"expires_at"`
+	CreatedBy string  `json:"created_by"`
+	Reason    string  `json:"reason"`
+	UsedAt    *string `json:"used_at,omitempty"`
+	RevokedAt *string `json:"revoked_at,omitempty"`
+}
+
+func bypassView(b mfa.Bypass) bypassJSON {
+	return bypassJSON{
+		User: b.User, State: b.State, CreatedAt: jsonTime(b.CreatedAt),
+		ExpiresAt: jsonTime(b.ExpiresAt), CreatedBy: b.CreatedBy, Reason: b.Reason,
+		UsedAt: jsonTime(b.UsedAt), RevokedAt: jsonTime(b.RevokedAt),
+	}
+}
+
+// fraudReportJSON is the answer to a "this was not me" report: what it
+// blocked and ended.
+type fraudReportJSON struct {
+	User           string  `json:"user"`
+	Blocked        bool    `json:"blocked"`
+	PassRevoked    bool    `json:"pass_revoked"`
+	BypassRevoked  bool    `json:"bypass_revoked"`
+	SessionsEnded  int     `json:"sessions_ended"`
+	RequestsDenied int     `json:"requests_denied"`
+	ReportedAt     *string `json:"reported_at"`
+}
+
+func fraudReportView(f mfa.FraudReport) fraudReportJSON {
+	return fraudReportJSON{
+		User: f.User, Blocked: f.Blocked, PassRevoked: f.PassRevoked,
+		BypassRevoked: f.BypassRevoked, SessionsEnded: f.SessionsEnded,
+		RequestsDenied: f.RequestsDenied, ReportedAt: jsonTime(f.ReportedAt),
+	}
+}
+
+// groupPolicyJSON is a group's own policy document and the policy it puts
+// in force for its members.
+type groupPolicyJSON struct {
+	Group     string          `json:"group"`
+	Overrides json.RawMessage `json:"overrides"`
+	Policy    policy.Policy   `json:"policy"`
+}
+
+func groupPolicyView(g mfa.GroupPolicy) groupPolicyJSON {
+	return groupPolicyJSON{Group: g.Group, Overrides: g.Overrides, Policy: g.Policy}
 }

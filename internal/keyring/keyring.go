@@ -46,6 +46,7 @@ const (
 	TokenHash                    // keyed hashes of API token secrets
 	CodeHash                     // keyed hashes of backup codes and access passes
 	Audit                        // MACs of audit events and chain links
+	LinkMAC                      // MACs of signed links in notices
 	numPurposes
 )
 
@@ -56,6 +57,7 @@ var info = [numPurposes]string{
 	TokenHash: "mfad v1 token hash",
 	CodeHash:  "mfad v1 code hash",
 	Audit:     "mfad v1 audit",
+	LinkMAC:   "mfad v1 link",
 }
 
 // String names the purpose.

@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/mfad/mfad/internal/audit"
 	"github.com/mfad/mfad/internal/store"
@@ -42,8 +43,22 @@ type Actor struct {
 	UserName string
 
 	// Factor is the factor that opened a session, such as "totp" or
-	// "backup_code".
-	Factor string
+	// "backup_code", and VerifiedAt when it was proved.
+	Factor     string
+	VerifiedAt time.Time
+}
+
+// key identifies the person behind an actor, so that a second approver can
+// be told apart from the first: the user a token or session is bound to,
+// else the token, else the operator's login.
+func (a Actor) key() string {
+	switch {
+	case a.UserID != "":
+		return "user:" + a.UserID
+	case a.Kind == ActorToken:
+		return "token:" + a.ID
+	}
+	return string(a.Kind) + ":" + a.ID
 }
 
 // Operator returns the actor for a person at the server's command line.

@@ -48,7 +48,7 @@ func (s *Service) GenerateBackupCodes(ctx context.Context, req Request, user str
 	if err != nil {
 		return BackupCodes{}, err
 	}
-	pol, err := s.policy(ctx, s.store)
+	pol, err := s.userPolicy(ctx, s.store, u)
 	if err != nil {
 		return BackupCodes{}, err
 	}

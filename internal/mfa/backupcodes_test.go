@@ -55,7 +55,7 @@ func TestBackupCodesGenerate(t *testing.T) {
 		seen := map[string]bool{}
 		for _, c := range set.Codes {
 			clean, ok := codes.Clean(c)
-			if !ok || codes.Classify(clean) != codes.Backup || len(c) != 11 || c[5] != '-' ||
+			if !ok || codes.Classify(clean) != codes.Passcode || len(c) != 11 || c[5] != '-' ||
 				c != strings.ToLower(c) {
 				t.Errorf("code %q: want two lower-case groups of five", c)
 			}

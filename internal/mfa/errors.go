@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kinds of error the service returns. Front doors map them to their
@@ -14,6 +15,7 @@ var (
 	ErrForbidden       = errors.New("not allowed")
 	ErrNotFound        = errors.New("not found")
 	ErrConflict        = errors.New("conflict")
+	ErrRateLimited     = errors.New("too many requests")
 )
 
 // Error is an error whose message is fit to show to the caller: it names
@@ -23,6 +25,9 @@ type Error struct {
 	Kind     error
 	Message  string
 	Problems []string // for ErrInvalid: every problem found, each on its own
+	// RetryAfter is, for ErrRateLimited, how long until the caller may try
+	// again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/policy"
 	"github.com/mfad/mfad/internal/store"
 )
 
@@ -119,6 +121,14 @@ func (s *Service) DeleteGroup(ctx context.Context, req Request, name string) err
 		return err
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if err := s.checkUnnamed(ctx, tx, g); err != nil {
+			return err
+		}
+		// The group's own policy document goes with it.
+		err := tx.DeletePolicy(ctx, groupScope+g.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		if err := tx.DeleteGroup(ctx, g.ID); err != nil {
 			return err
 		}
@@ -126,11 +136,36 @@ func (s *Service) DeleteGroup(ctx context.Context, req Request, name string) err
 		ev.Detail = map[string]string{"group": g.Name}
 		return s.appendAudit(ctx, tx, ev)
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrNotFound):
 		return notFound("group %q not found", g.Name)
-	}
-	if err != nil {
+	case err != nil:
 		return fmt.Errorf("delete group: %w", err)
+	}
+	return nil
+}
+
+// checkUnnamed refuses to delete a group that a policy's group list names:
+// the list would be left naming nothing, and what it grants would change
+// without anyone changing the policy.
+func (s *Service) checkUnnamed(ctx context.Context, tx store.Tx, g store.Group) error {
+	ps, err := s.loadPolicies(ctx, tx)
+	if err != nil {
+		return err
+	}
+	all := []policy.Policy{ps.global}
+	for _, p := range ps.groups {
+		all = append(all, p)
+	}
+	for _, p := range all {
+		a := p.AccessPass
+		if slices.Contains(a.Groups, g.Name) || slices.Contains(a.SelfService.Groups, g.Name) {
+			return conflict("group %q is named in the access-pass group lists of a policy; "+
+				"take it out of the policy first", g.Name)
+		}
 	}
 	return nil
 }

@@ -16,6 +16,18 @@ const (
 	EventCodeUsed       = "backup_code.used"
 	EventCodesLow       = "backup_codes.low"
 	EventCodesExhausted = "backup_codes.exhausted"
+
+	EventPassIssued          = "access_pass.issued"
+	EventPassUsed            = "access_pass.used"
+	EventPassRevoked         = "access_pass.revoked"
+	EventPassRequested       = "access_pass.requested"
+	EventPassApprovalPending = "access_pass.approval_pending"
+	EventPassRequestDenied   = "access_pass.request_denied"
+	EventBypassGranted       = "bypass.granted"
+	EventBypassUsed          = "bypass.used"
+	EventBypassRevoked       = "bypass.revoked"
+	EventFraudReported       = "fraud.reported"
+	EventFraudCleared        = "fraud.cleared"
 )
 
 // emit writes an event for delivery in tx, so it is kept if and only if the

@@ -46,7 +46,7 @@ func (p *pace) pause(elapsed time.Duration) time.Duration {
 // no factor of a real, usable account was checked.
 func shortRefusal(reason string) bool {
 	switch reason {
-	case reasonUnknownUser, reasonDisabled, reasonNoFactor, reasonLocked:
+	case reasonUnknownUser, reasonDisabled, reasonNoFactor, reasonLocked, reasonBlocked:
 		return true
 	}
 	return false

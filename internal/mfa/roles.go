@@ -59,6 +59,15 @@ const (
 	ActCodesRead   Action = "backup_codes.read"
 	ActCodesMake   Action = "backup_codes.generate"
 	ActCodesDelete Action = "backup_codes.delete"
+	ActPassRead    Action = "access_pass.read"
+	ActPassIssue   Action = "access_pass.issue"
+	ActPassRevoke  Action = "access_pass.revoke"
+	ActPassQueue   Action = "access_pass.requests"
+	ActBypassRead  Action = "bypass.read"
+	ActBypassGrant Action = "bypass.grant"
+	ActBypassEnd   Action = "bypass.revoke"
+	ActFraudReport Action = "fraud.report"
+	ActFraudClear  Action = "fraud.clear"
 	ActVerify      Action = "verify"
 	ActAuditRead   Action = "audit.read"
 	ActPolicyRead  Action = "policy.read"
@@ -97,6 +106,19 @@ var permissions = map[Action]permission{
 	ActCodesRead:   {roles: staff},
 	ActCodesMake:   {roles: staff, tiered: true},
 	ActCodesDelete: {roles: staff, tiered: true},
+	ActPassRead:    {roles: staff},
+	ActPassIssue:   {roles: staff, tiered: true},
+	ActPassRevoke:  {roles: staff, tiered: true},
+	// Staff list the queue and decide; approving is issuing, so it is
+	// tiered as ActPassIssue is on the request's user.
+	ActPassQueue:   {roles: staff},
+	ActBypassRead:  {roles: staff},
+	ActBypassGrant: {roles: staff, tiered: true},
+	ActBypassEnd:   {roles: staff, tiered: true},
+	// A report is made by the user (a session or a signed link), never by
+	// a token role.
+	ActFraudReport: {},
+	ActFraudClear:  {roles: staff, tiered: true},
 	ActVerify:      {roles: []Role{RoleAdmin, RoleVerifier}},
 	ActAuditRead:   {roles: []Role{RoleAdmin, RoleAuditor}},
 	ActPolicyRead:  {roles: managers},

@@ -37,6 +37,10 @@ type Config struct {
 	Rand     io.Reader        // default: crypto/rand.Reader
 	Issuer   string           // shown in authenticator apps; default "mfad"
 	Observer Observer         // default: none
+	// PublicURL is where people reach mfad, such as "https://mfa.example.com",
+	// for links in notices; never taken from a request (SECURITY.md 10).
+	// Default: http://127.0.0.1:8080.
+	PublicURL string
 }
 
 // Service is mfad's service. It is safe for concurrent use.
@@ -48,6 +52,8 @@ type Service struct {
 	rand   io.Reader
 	issuer string
 	obs    Observer
+	// publicURL has no trailing slash.
+	publicURL string
 
 	// decoy is a sealed secret that verifications of users who have no
 	// usable factor open and check, so that they take about as long as
@@ -56,8 +62,9 @@ type Service struct {
 
 	// pace holds back short refusals to the time of the full path, and
 	// sleep is how (replaced in tests).
-	pace  pace
-	sleep func(context.Context, time.Duration)
+	pace       pace
+	bypassPace pace // the same for requests with an empty code
+	sleep      func(context.Context, time.Duration)
 }
 
 type sealedDecoy struct {
@@ -93,6 +100,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
+	}
+	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if s.publicURL == "" {
+		s.publicURL = "http://127.0.0.1:8080"
 	}
 	s.sleep = sleepCtx
 	secret := make([]byte, 20)
@@ -158,26 +169,6 @@ func (s *Service) appendAudit(ctx context.Context, tx store.Tx, ev audit.Event) 
 	}
 	return nil
 }
-
-// policy returns the global policy, or the default when none is stored.
-func (s *Service) policy(ctx context.Context, r store.Reader) (policy.Policy, error) {
-	doc, err := r.Policy(ctx, globalScope)
-	if errors.Is(err, store.ErrNotFound) {
-		return policy.Default(), nil
-	}
-	if err != nil {
-		return policy.Policy{}, fmt.Errorf("policy: %w", err)
-	}
-	p, err := policy.Parse(doc.Doc)
-	if err != nil {
-		// A stored policy was validated when it was written; if it no longer
-		// parses, fail closed rather than fall back to defaults.
-		return policy.Policy{}, fmt.Errorf("stored policy: %w", err)
-	}
-	return p, nil
-}
-
-const globalScope = "global"
 
 // lockRule turns the lockout policy into the store's terms.
 func lockRule(l policy.Lockout) store.LockRule {

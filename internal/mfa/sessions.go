@@ -10,6 +10,7 @@ import (
 
 	"github.com/mfad/mfad/internal/audit"
 	"github.com/mfad/mfad/internal/keyring"
+	"github.com/mfad/mfad/internal/policy"
 	"github.com/mfad/mfad/internal/store"
 )
 
@@ -40,13 +41,34 @@ const (
 
 // recoveryFactors are the factors that stand in when the everyday ones are
 // lost.
-var recoveryFactors = []string{"backup_code"}
+var recoveryFactors = []string{"backup_code", "access_pass"}
+
+// FactorClass returns the class of a factor, as self-service policy names
+// them: possession (an authenticator app), phishing_resistant (a security
+// key or passkey), recovery (a backup code or an access pass), or
+// out_of_band (a code sent by email or SMS). A bypass is no factor at all.
+func FactorClass(factor string) string {
+	switch factor {
+	case "totp":
+		return policy.ClassPossession
+	case "webauthn":
+		return policy.ClassPhishingResistant
+	case "email", "sms":
+		return "out_of_band"
+	}
+	if slices.Contains(recoveryFactors, factor) {
+		return "recovery"
+	}
+	return "none"
+}
 
 // selfService is what a session may do, on its own account only. It is the
 // one place this is decided; docs/sessions.md shows the same table and a
-// test keeps the two in step. Recovery is what backup codes are for, so a
-// session opened with one may enrol a new authenticator and make a new set
-// of codes.
+// test keeps the two in step. Recovery is what backup codes and access
+// passes are for, so a session opened with one may enrol a new
+// authenticator and make a new set of codes. Issuing oneself an access pass
+// also needs what the policy asks (see passSelfRefusal): a session of a
+// qualifying class, opened recently enough.
 var selfService = map[Action]selfRule{
 	ActUserRead:    anySession,
 	ActTOTPRead:    anySession,
@@ -55,10 +77,15 @@ var selfService = map[Action]selfRule{
 	ActCodesRead:   anySession,
 	ActCodesMake:   anySession,
 	ActCodesDelete: notRecovery,
+	ActPassRead:    anySession,
+	ActPassRevoke:  anySession,
+	ActPassIssue:   notRecovery,
+	ActFraudReport: anySession,
 }
 
 // SelfService reports whether a session may take act on its own account at
-// all, and whether a recovery session (one opened with a backup code) may.
+// all, and whether a recovery session (one opened with a backup code or an
+// access pass) may.
 func SelfService(act Action) (allowed, recovery bool) {
 	rule := selfService[act]
 	return rule != 0, rule == anySession
@@ -84,12 +111,15 @@ var errSignIn = &Error{Kind: ErrUnauthenticated, Message: "sign-in refused"}
 // SignIn opens a self-service session for a user who proves a factor. The
 // code goes through the same decision path as Verify, with the same lockout
 // and audit; the session is created in the transaction that uses the code
-// up. Every refusal is the same ErrUnauthenticated error.
+// up. A session from an access pass ends when the pass does, if that is
+// sooner. A bypass never opens a session: it lets one sign-in of an
+// application through, and proves nothing. Every refusal is the same
+// ErrUnauthenticated error.
 func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (Session, error) {
 	req.Actor = Actor{Kind: ActorAnonymous}
 	var out Session
 	onAccept := func(tx store.Tx, u store.User, v verdict) error {
-		pol, err := s.policy(ctx, tx)
+		pol, err := s.userPolicy(ctx, tx, u)
 		if err != nil {
 			return err
 		}
@@ -101,6 +131,9 @@ func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (S
 		sess := store.Session{ID: id, UserID: u.ID, Hash: hash, KeyID: keyID, Factor: v.Factor,
 			Source: req.Source, VerifiedAt: now, CreatedAt: now,
 			ExpiresAt: now.Add(pol.Sessions.Lifetime.Std())}
+		if !v.notAfter.IsZero() && v.notAfter.Before(sess.ExpiresAt) {
+			sess.ExpiresAt = v.notAfter
+		}
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
 		}
@@ -115,7 +148,7 @@ func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (S
 		out = Session{Token: plain, User: u.Name, Factor: v.Factor, ExpiresAt: sess.ExpiresAt}
 		return nil
 	}
-	v, _, err := s.decide(ctx, req, user, code, onAccept)
+	v, _, err := s.decide(ctx, req, user, code, signInCode, onAccept)
 	if err != nil {
 		return Session{}, err
 	}
@@ -154,11 +187,11 @@ func (s *Service) authenticateSession(ctx context.Context, token string) (Actor,
 	if err != nil {
 		return Actor{}, fmt.Errorf("load session user: %w", err)
 	}
-	if u.Disabled {
+	if u.Disabled || !u.BlockedAt.IsZero() {
 		return Actor{}, fail
 	}
 	return Actor{Kind: ActorSession, ID: sess.ID, UserID: u.ID, UserName: u.Name,
-		Factor: sess.Factor}, nil
+		Factor: sess.Factor, VerifiedAt: sess.VerifiedAt}, nil
 }
 
 // SessionUser returns the name of the user req's session belongs to. It

@@ -74,7 +74,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, req Request, user string, in N
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}
-	pol, err := s.policy(ctx, s.store)
+	pol, err := s.userPolicy(ctx, s.store, u)
 	if err != nil {
 		return TOTPEnrollment{}, err
 	}

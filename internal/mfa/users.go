@@ -27,7 +27,10 @@ type User struct {
 	LockedUntil time.Time // end of the current temporary lock, if any
 	// Locked reports whether the account refuses verifications now, either
 	// until LockedUntil or, after too many failures, until staff unlock it.
-	Locked    bool
+	Locked bool
+	// BlockedAt is when a fraud report blocked the user's sign-ins, until
+	// staff clear it; zero when not blocked.
+	BlockedAt time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -40,7 +43,7 @@ func (s *Service) userView(u store.User, now time.Time, l policy.Lockout) User {
 	v := User{
 		ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Phone: u.Phone,
 		Disabled: u.Disabled, Roles: roles, Failures: u.Lock.Failures,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		BlockedAt: u.BlockedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 	if u.Lock.LockedUntil.After(now) {
 		v.LockedUntil = u.Lock.LockedUntil
@@ -165,7 +168,7 @@ func (s *Service) GetUser(ctx context.Context, req Request, name string) (User, 
 	if err != nil {
 		return User{}, err
 	}
-	pol, err := s.policy(ctx, s.store)
+	pol, err := s.userPolicy(ctx, s.store, u)
 	if err != nil {
 		return User{}, err
 	}

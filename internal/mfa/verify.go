@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
@@ -35,6 +36,11 @@ const (
 	reasonWrongCode   = "wrong_code"
 	reasonReplay      = "replay"
 	reasonExpired     = "expired"
+	reasonNotYet      = "not_yet_valid"
+	reasonRevoked     = "revoked"
+	reasonPolicy      = "policy"
+	reasonBlocked     = "blocked"
+	reasonNoBypass    = "no_bypass"
 )
 
 // verdict is what the verify transaction decided.
@@ -45,7 +51,27 @@ type verdict struct {
 
 	position  int // the backup code's position in its set, when one matched
 	remaining int // backup codes left after an accepted one
+
+	// tried names the factor a refused code was aimed at, when it is known
+	// better than by the code's shape (a pass that matched but expired).
+	tried string
+	// detail is added to the verification's audit event.
+	detail map[string]string
+	// notAfter bounds what the accepted factor may open: a session from a
+	// pass ends when the pass does.
+	notAfter time.Time
 }
+
+// purpose says what a code is asked for.
+type purpose int
+
+const (
+	// verifyCode is an application's question: a code, or an empty one
+	// that a bypass may let through.
+	verifyCode purpose = iota + 1
+	// signInCode opens a session, which only a factor can do.
+	signInCode
+)
 
 // lockInfo describes a lock that a failure just caused.
 type lockInfo struct {
@@ -60,7 +86,7 @@ func (s *Service) Verify(ctx context.Context, req Request, user, code string) (V
 	if err := s.authorize(ctx, req, ActVerify, nil); err != nil {
 		return VerifyResult{}, err
 	}
-	v, _, err := s.decide(ctx, req, user, code, nil)
+	v, _, err := s.decide(ctx, req, user, code, verifyCode, nil)
 	return v.VerifyResult, err
 }
 
@@ -70,21 +96,26 @@ type acceptFunc func(tx store.Tx, u store.User, v verdict) error
 
 // decide is the decision path behind Verify and SignIn: the code's shape
 // picks the factor, and the one lockout, the single-use guard and the audit
-// event are all in one transaction. It returns the user's ID when the code
-// was accepted.
-func (s *Service) decide(ctx context.Context, req Request, user, code string,
+// event are all in one transaction. An empty code asks for a bypass, when
+// the purpose allows one. It returns the user's ID when the code was
+// accepted.
+func (s *Service) decide(ctx context.Context, req Request, user, code string, why purpose,
 	onAccept acceptFunc) (verdict, string, error) {
 	start := time.Now()
 	name := CanonicalName(user)
 	cleaned, ok := codes.Clean(code)
 	shape := codes.Classify(cleaned)
+	bypass := why == verifyCode && strings.TrimSpace(code) == ""
 
 	var v verdict
 	var userID string
 	var err error
-	if !ok || shape == codes.Unknown || checkName("user", name) != "" {
+	switch {
+	case checkName("user", name) != "" || (!bypass && (!ok || shape == codes.Unknown)):
 		v, err = s.refuseMalformed(ctx, req, name)
-	} else {
+	case bypass:
+		v, userID, err = s.verify(ctx, req, name, "", codes.Unknown, onAccept)
+	default:
 		v, userID, err = s.verify(ctx, req, name, cleaned, shape, onAccept)
 	}
 	if err != nil {
@@ -93,15 +124,20 @@ func (s *Service) decide(ctx context.Context, req Request, user, code string,
 		return verdict{}, "", err
 	}
 	// The work is committed; only now is a short refusal held back, so no
-	// lock is held while it waits.
+	// lock is held while it waits. Asking for a bypass takes a path of its
+	// own, shorter than checking a code, so it is paced on its own.
 	elapsed := time.Since(start)
+	p := &s.pace
+	if bypass {
+		p = &s.bypassPace
+	}
 	switch {
 	case v.reason == reasonMalformed:
 		// The caller sent no code of any factor and can see that itself.
 	case shortRefusal(v.reason):
-		s.sleep(ctx, s.pace.pause(elapsed))
+		s.sleep(ctx, p.pause(elapsed))
 	default:
-		s.pace.observe(elapsed)
+		p.observe(elapsed)
 	}
 	s.report(req, name, v, shape, time.Since(start))
 	return v, userID, nil
@@ -125,6 +161,7 @@ func (s *Service) refuseMalformed(ctx context.Context, req Request, name string)
 // lockout, check the code, consume its time step, clear the failures on
 // success, and write the audit event. Every path writes in that one commit,
 // so accepting, refusing and refusing an unknown user take similar time.
+// An empty code asks for the user's bypass instead (useBypass).
 func (s *Service) verify(ctx context.Context, req Request, name, code string, shape codes.Shape,
 	onAccept acceptFunc) (verdict, string, error) {
 	now := s.now()
@@ -132,20 +169,30 @@ func (s *Service) verify(ctx context.Context, req Request, name, code string, sh
 	var userID string
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		v, userID = verdict{}, ""
-		pol, err := s.policy(ctx, tx)
-		if err != nil {
-			return err
-		}
 		u, err := tx.User(ctx, name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("load user: %w", err)
+		}
+		// Read the policy for unknown users too, so they cost the same.
+		pol, perr := s.userPolicy(ctx, tx, u)
+		if perr != nil {
+			return perr
+		}
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			s.decoyCheck(code, now)
 			v.reason = reasonUnknownUser
-		case err != nil:
-			return fmt.Errorf("load user: %w", err)
 		case u.Disabled:
 			s.decoyCheck(code, now)
 			v.reason = reasonDisabled
+		case !u.BlockedAt.IsZero():
+			// A fraud report stopped every sign-in until staff clear it.
+			s.decoyCheck(code, now)
+			v.reason = reasonBlocked
+		case code == "":
+			if err := s.useBypass(ctx, tx, req, u, now, pol, &v); err != nil {
+				return err
+			}
 		default:
 			if err := s.attempt(ctx, tx, req, u, code, shape, now, pol, &v); err != nil {
 				return err
@@ -180,8 +227,8 @@ func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store
 		return nil
 	}
 	switch shape {
-	case codes.Backup:
-		err = s.checkBackupCode(ctx, tx, req, u, code, now, pol.BackupCodes.WarnAt, v)
+	case codes.Passcode:
+		err = s.checkPasscode(ctx, tx, req, u, code, now, pol, v)
 	default:
 		err = s.checkTOTP(ctx, tx, u, code, now, v)
 	}
@@ -292,6 +339,15 @@ func (s *Service) recordVerdict(ctx context.Context, tx store.Tx, req Request, n
 		}
 		ev.Detail["purpose"] = "sign_in"
 	}
+	for k, val := range v.detail {
+		if ev.Detail == nil {
+			ev.Detail = map[string]string{}
+		}
+		ev.Detail[k] = val
+	}
+	if v.tried != "" && ev.Factor == "" {
+		ev.Factor = v.tried
+	}
 	if v.position != 0 {
 		// Which code of the set, so that a printed sheet can be matched to
 		// its uses; never the code itself.
@@ -333,9 +389,11 @@ func (s *Service) report(req Request, name string, v verdict, shape codes.Shape,
 	factor := v.Factor
 	switch {
 	case factor != "":
+	case v.tried != "":
+		factor = v.tried
 	case shape == codes.Numeric:
 		factor = "totp"
-	case shape == codes.Backup:
+	case shape == codes.Passcode:
 		factor = "backup_code"
 	default:
 		factor = "unknown"

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,8 +31,25 @@ const (
 	maxBackupLength    = 20
 	minBackupLifetime  = 24 * time.Hour
 	maxBackupLifetime  = 3650 * 24 * time.Hour
+	minPassLifetime    = 10 * time.Minute
+	maxPassLifetime    = 30 * 24 * time.Hour
+	minPassLength      = 8
+	maxPassLength      = 48
+	maxBypassDuration  = time.Hour
+	minFreshness       = time.Minute
+	maxFreshness       = 24 * time.Hour
 	minSessionLifetime = time.Minute
 	maxSessionLifetime = 12 * time.Hour
+	maxRequestsPerHour = 1000
+	minRequestLifetime = 10 * time.Minute
+	maxRequestLifetime = 7 * 24 * time.Hour
+)
+
+// Bounds of access passes that service code needs too.
+const (
+	// MinPassLifetime and MaxPassLifetime bound every pass's lifetime.
+	MinPassLifetime = minPassLifetime
+	MaxPassLifetime = maxPassLifetime
 )
 
 // Policy is the whole policy document.
@@ -40,6 +58,82 @@ type Policy struct {
 	TOTP        TOTP        `json:"totp"`
 	BackupCodes BackupCodes `json:"backup_codes"`
 	Sessions    Sessions    `json:"sessions"`
+	AccessPass  AccessPass  `json:"access_pass"`
+	Bypass      Bypass      `json:"bypass"`
+	FraudReport FraudReport `json:"fraud_report"`
+}
+
+// AccessPass governs temporary access passes: time-limited passcodes that
+// stand in when a user's everyday factor is out of reach.
+type AccessPass struct {
+	Enabled bool `json:"enabled"`
+	// Lifetimes staff may give a pass, and the one it gets when they name
+	// none.
+	MinLifetime     Duration `json:"min_lifetime"`
+	MaxLifetime     Duration `json:"max_lifetime"`
+	DefaultLifetime Duration `json:"default_lifetime"`
+	// AllowMultiUse lets staff issue passes that work more than once within
+	// their lifetime; a pass is one-time unless its request asks otherwise.
+	AllowMultiUse bool `json:"allow_multi_use"`
+	Length        int  `json:"length"` // symbols in a pass
+	// Groups lists the groups whose members may be issued passes and use
+	// them; empty means every user.
+	Groups      []string        `json:"groups"`
+	SelfService PassSelfService `json:"self_service"`
+	// SecondApproverForRoles holds passes for users who hold a staff role
+	// until a second admin, not the one who issued it, approves.
+	SecondApproverForRoles bool         `json:"second_approver_for_roles"`
+	Requests               PassRequests `json:"requests"`
+}
+
+// PassRequests governs the requests for a pass that locked-out users make
+// without signing in, for the helpdesk to approve or deny.
+type PassRequests struct {
+	Enabled bool `json:"enabled"`
+	// PerUser and PerSource bound the requests per hour for one user name
+	// and from one address. Both are read from the global policy alone:
+	// they are counted before the user is known, and a bound that differed
+	// by group would tell who exists.
+	PerUser   int `json:"per_user"`
+	PerSource int `json:"per_source"`
+	// Lifetime is how long a request waits in the queue.
+	Lifetime Duration `json:"lifetime"`
+}
+
+// FraudReport governs what a "this was not me" report does.
+type FraudReport struct {
+	// Block blocks the user's sign-ins and ends their passes, bypass and
+	// sessions until staff clear the report.
+	Block bool `json:"block"`
+}
+
+// PassSelfService governs passes users issue themselves, just in time, for
+// a device that has none of their factors. Such passes are always one-time.
+type PassSelfService struct {
+	Enabled bool `json:"enabled"`
+	// Groups lists the groups whose members may; empty means every user
+	// who may use passes at all.
+	Groups      []string `json:"groups"`
+	MaxLifetime Duration `json:"max_lifetime"`
+	// Factors are the factor classes a user must have signed in with, at
+	// most Freshness ago.
+	Factors   []string `json:"factors"`
+	Freshness Duration `json:"freshness"`
+}
+
+// Factor classes self-service passes may require. A backup code, another
+// pass or an out-of-band code never qualifies: each is what a thief of a
+// sheet, a pass or a mailbox would hold.
+const (
+	ClassPossession        = "possession"         // an authenticator app
+	ClassPhishingResistant = "phishing_resistant" // a security key or passkey
+)
+
+// Bypass governs one-time bypasses: staff let one verification of a user
+// through without a code, for a few minutes.
+type Bypass struct {
+	Enabled     bool     `json:"enabled"`
+	MaxDuration Duration `json:"max_duration"`
 }
 
 // BackupCodes shapes the sets of single-use backup codes made from now on.
@@ -92,6 +186,26 @@ func Default() Policy {
 		TOTP:        TOTP{Algorithm: "SHA1", Digits: 6, Period: 30},
 		BackupCodes: BackupCodes{Count: 10, Length: 10, WarnAt: 3},
 		Sessions:    Sessions{Lifetime: Duration(15 * time.Minute)},
+		AccessPass: AccessPass{
+			Enabled:         true,
+			MinLifetime:     Duration(time.Hour),
+			MaxLifetime:     Duration(8 * time.Hour),
+			DefaultLifetime: Duration(time.Hour),
+			AllowMultiUse:   true,
+			Length:          12,
+			Groups:          []string{},
+			SelfService: PassSelfService{
+				Enabled:     true,
+				Groups:      []string{},
+				MaxLifetime: Duration(time.Hour),
+				Factors:     []string{ClassPossession, ClassPhishingResistant},
+				Freshness:   Duration(10 * time.Minute),
+			},
+			Requests: PassRequests{Enabled: true, PerUser: 3, PerSource: 10,
+				Lifetime: Duration(24 * time.Hour)},
+		},
+		Bypass:      Bypass{Enabled: true, MaxDuration: Duration(5 * time.Minute)},
+		FraudReport: FraudReport{Block: true},
 	}
 }
 
@@ -99,7 +213,14 @@ func Default() Policy {
 // defaults; unknown fields are refused so that a typo cannot silently leave
 // a default in force. The result is validated.
 func Parse(doc []byte) (Policy, error) {
-	p := Default()
+	return ParseOver(Default(), doc)
+}
+
+// ParseOver reads a policy document as Parse does, but fields it leaves out
+// keep their value in base. A group's document is read over the global
+// policy this way, so that it says only what it changes.
+func ParseOver(base Policy, doc []byte) (Policy, error) {
+	p := base.clone()
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
@@ -112,6 +233,14 @@ func Parse(doc []byte) (Policy, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Policy{}, errors.New("policy: trailing data after the document")
+	}
+	// A list given as null reads as an empty one, so the document's JSON
+	// form always shows lists as lists.
+	for _, l := range []*[]string{&p.AccessPass.Groups, &p.AccessPass.SelfService.Groups,
+		&p.AccessPass.SelfService.Factors} {
+		if *l == nil {
+			*l = []string{}
+		}
 	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
@@ -185,11 +314,98 @@ func (p Policy) Validate() error {
 			b.Lifetime, Duration(minBackupLifetime), Duration(maxBackupLifetime))
 	}
 
+	p.validatePass(bad)
+	if d := p.Bypass.MaxDuration.Std(); d < time.Minute || d > maxBypassDuration {
+		bad("bypass.max_duration is %s; it must be between 1m and %s", p.Bypass.MaxDuration,
+			Duration(maxBypassDuration))
+	}
+
 	if d := p.Sessions.Lifetime.Std(); d < minSessionLifetime || d > maxSessionLifetime {
 		bad("sessions.lifetime is %s; it must be between %s and %s", p.Sessions.Lifetime,
 			Duration(minSessionLifetime), Duration(maxSessionLifetime))
 	}
 	return errors.Join(errs...)
+}
+
+func (p Policy) validatePass(bad func(string, ...any)) {
+	a := p.AccessPass
+	inRange := func(name string, d Duration) {
+		if d.Std() < minPassLifetime || d.Std() > maxPassLifetime {
+			bad("access_pass.%s is %s; it must be between %s and %s", name, d,
+				Duration(minPassLifetime), Duration(maxPassLifetime))
+		}
+	}
+	inRange("min_lifetime", a.MinLifetime)
+	inRange("max_lifetime", a.MaxLifetime)
+	inRange("default_lifetime", a.DefaultLifetime)
+	if a.MaxLifetime < a.MinLifetime {
+		bad("access_pass.max_lifetime (%s) is below access_pass.min_lifetime (%s)",
+			a.MaxLifetime, a.MinLifetime)
+	}
+	if a.DefaultLifetime < a.MinLifetime || a.DefaultLifetime > a.MaxLifetime {
+		bad("access_pass.default_lifetime is %s; it must be between access_pass.min_lifetime "+
+			"(%s) and access_pass.max_lifetime (%s)", a.DefaultLifetime, a.MinLifetime,
+			a.MaxLifetime)
+	}
+	if a.Length < minPassLength || a.Length > maxPassLength {
+		bad("access_pass.length is %d; it must be between %d and %d", a.Length,
+			minPassLength, maxPassLength)
+	}
+	checkNames(bad, "access_pass.groups", a.Groups)
+	ss := a.SelfService
+	checkNames(bad, "access_pass.self_service.groups", ss.Groups)
+	if d := ss.MaxLifetime.Std(); d < minPassLifetime || d > maxPassLifetime {
+		bad("access_pass.self_service.max_lifetime is %s; it must be between %s and %s",
+			ss.MaxLifetime, Duration(minPassLifetime), Duration(maxPassLifetime))
+	}
+	if len(ss.Factors) == 0 {
+		bad("access_pass.self_service.factors is empty; name %s, %s or both",
+			ClassPossession, ClassPhishingResistant)
+	}
+	for _, f := range ss.Factors {
+		if f != ClassPossession && f != ClassPhishingResistant {
+			bad("access_pass.self_service.factors holds %q; only %s and %s qualify (never a "+
+				"backup code, another pass or an out-of-band code)", f, ClassPossession,
+				ClassPhishingResistant)
+		}
+	}
+	if d := ss.Freshness.Std(); d < minFreshness || d > maxFreshness {
+		bad("access_pass.self_service.freshness is %s; it must be between %s and %s",
+			ss.Freshness, Duration(minFreshness), Duration(maxFreshness))
+	}
+	rq := a.Requests
+	if rq.PerUser < 1 || rq.PerUser > maxRequestsPerHour {
+		bad("access_pass.requests.per_user is %d; it must be between 1 and %d", rq.PerUser,
+			maxRequestsPerHour)
+	}
+	if rq.PerSource < 1 || rq.PerSource > maxRequestsPerHour {
+		bad("access_pass.requests.per_source is %d; it must be between 1 and %d",
+			rq.PerSource, maxRequestsPerHour)
+	}
+	if d := rq.Lifetime.Std(); d < minRequestLifetime || d > maxRequestLifetime {
+		bad("access_pass.requests.lifetime is %s; it must be between %s and %s", rq.Lifetime,
+			Duration(minRequestLifetime), Duration(maxRequestLifetime))
+	}
+}
+
+// clone returns a copy of p that shares no slice with it.
+func (p Policy) clone() Policy {
+	c := p
+	c.AccessPass.Groups = slices.Clone(p.AccessPass.Groups)
+	c.AccessPass.SelfService.Groups = slices.Clone(p.AccessPass.SelfService.Groups)
+	c.AccessPass.SelfService.Factors = slices.Clone(p.AccessPass.SelfService.Factors)
+	return c
+}
+
+// checkNames reports group names that are empty or repeated.
+func checkNames(bad func(string, ...any), field string, names []string) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if strings.TrimSpace(n) == "" || seen[n] {
+			bad("%s holds an empty or repeated group name %q", field, n)
+		}
+		seen[n] = true
+	}
 }
 
 // Marshal returns the document in its canonical, indented JSON form.

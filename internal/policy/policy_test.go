@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,65 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "access pass",
+			doc: `{"access_pass": {"min_lifetime": "10m", "max_lifetime": "30d",
+			       "default_lifetime": "2h", "length": 48, "groups": ["staff"],
+			       "self_service": {"enabled": false, "factors": ["phishing_resistant"]}},
+			       "bypass": {"enabled": false, "max_duration": "1h"}}`,
+			want: func(p *Policy) {
+				p.AccessPass.MinLifetime = Duration(10 * time.Minute)
+				p.AccessPass.MaxLifetime = Duration(30 * 24 * time.Hour)
+				p.AccessPass.DefaultLifetime = Duration(2 * time.Hour)
+				p.AccessPass.Length = 48
+				p.AccessPass.Groups = []string{"staff"}
+				p.AccessPass.SelfService.Enabled = false
+				p.AccessPass.SelfService.Factors = []string{ClassPhishingResistant}
+				p.Bypass = Bypass{Enabled: false, MaxDuration: Duration(time.Hour)}
+			},
+		},
+		{
+			name: "access pass out of bounds",
+			doc: `{"access_pass": {"min_lifetime": "5m", "max_lifetime": "31d",
+			       "default_lifetime": "9h", "length": 7, "groups": ["a", "a"],
+			       "self_service": {"factors": ["backup_code"], "freshness": "0s"}},
+			       "bypass": {"max_duration": "2h"}}`,
+			wantErr: []string{
+				"access_pass.min_lifetime is 5m; it must be between 10m and 30d",
+				"access_pass.max_lifetime is 31d; it must be between 10m and 30d",
+				"access_pass.length is 7; it must be between 8 and 48",
+				"repeated group name \"a\"",
+				"access_pass.self_service.factors holds \"backup_code\"",
+				"access_pass.self_service.freshness is 0s",
+				"bypass.max_duration is 2h; it must be between 1m and 1h",
+			},
+		},
+		{
+			name: "requests, second approver and fraud reports",
+			doc: `{"access_pass": {"second_approver_for_roles": true,
+			       "requests": {"per_user": 1, "lifetime": "7d"}}, "fraud_report": {"block": false}}`,
+			want: func(p *Policy) {
+				p.AccessPass.SecondApproverForRoles = true
+				p.AccessPass.Requests.PerUser = 1
+				p.AccessPass.Requests.Lifetime = Duration(7 * 24 * time.Hour)
+				p.FraudReport.Block = false
+			},
+		},
+		{
+			name: "requests out of bounds",
+			doc:  `{"access_pass": {"requests": {"per_user": 0, "per_source": 1001, "lifetime": "8d"}}}`,
+			wantErr: []string{
+				"access_pass.requests.per_user is 0; it must be between 1 and 1000",
+				"access_pass.requests.per_source is 1001; it must be between 1 and 1000",
+				"access_pass.requests.lifetime is 8d; it must be between 10m and 7d",
+			},
+		},
+		{
+			name: "default lifetime outside min and max",
+			doc:  `{"access_pass": {"min_lifetime": "2h", "max_lifetime": "4h", "default_lifetime": "1h"}}`,
+			wantErr: []string{"access_pass.default_lifetime is 1h; it must be between " +
+				"access_pass.min_lifetime (2h) and access_pass.max_lifetime (4h)"},
+		},
+		{
 			name:    "too many backup codes",
 			doc:     `{"backup_codes": {"count": 21, "length": 21}}`,
 			wantErr: []string{"backup_codes.count is 21", "backup_codes.length is 21"},
@@ -159,5 +219,22 @@ func TestDurationString(t *testing.T) {
 		if err != nil || back.Std() != tt.d {
 			t.Errorf("ParseDuration(%q) = %v, %v, want %v", tt.want, back.Std(), err, tt.d)
 		}
+	}
+}
+
+// TestDefaultsMatchDocs keeps the defaults docs/policy.md shows equal to
+// Default.
+func TestDefaultsMatchDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "<!-- policy-defaults:start -->\n```json\n")
+	block, _, ok2 := strings.Cut(block, "```\n<!-- policy-defaults:end -->")
+	if !ok || !ok2 {
+		t.Fatal("docs/policy.md lacks the policy-defaults block")
+	}
+	if diff := cmp.Diff(string(Default().Marshal())+"\n", block); diff != "" {
+		t.Errorf("docs/policy.md defaults differ from Default() (-code +docs):\n%s", diff)
 	}
 }
