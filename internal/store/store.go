@@ -16,10 +16,12 @@
 //   - Single-use state changes are each one conditional statement in the
 //     database, never a read followed by a write: ReserveAttempt,
 //     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.UseAccessPass,
-//     Tx.UseBypass, Tx.DecidePassRequest, Tx.RevokeToken and
-//     Tx.RevokeSession. Of any number of concurrent callers, on any number of
-//     processes, at most one sees a given step, confirmation, use, decision
-//     or revocation succeed. Tx.Hit counts in one statement too, so no two
+//     Tx.UseBypass, Tx.DecidePassRequest, Tx.UseChallenge, Tx.RevokeToken
+//     and Tx.RevokeSession. Of any number of concurrent callers, on any
+//     number of processes, at most one sees a given step, confirmation, use,
+//     decision or revocation succeed. Tx.ClaimOutbox and
+//     Tx.ClaimDeliveries hand each event and each due delivery to one
+//     caller at a time in the same way. Tx.Hit counts in one statement too, so no two
 //     callers see the same count.
 //   - Times are kept with millisecond precision; the zero time.Time means
 //     "never" and is stored as such.
@@ -141,6 +143,20 @@ type Reader interface {
 	// ListOutbox returns up to limit outbox events with Seq above afterSeq,
 	// in Seq order.
 	ListOutbox(ctx context.Context, afterSeq int64, limit int) ([]OutboxEvent, error)
+	// OutboxEvent returns the outbox event with the given ID.
+	OutboxEvent(ctx context.Context, id string) (OutboxEvent, error)
+	// ListDeliveries returns deliveries matching q, newest first (by
+	// CreatedAt, then ID).
+	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
+
+	// Webhook returns the webhook endpoint with the given ID.
+	Webhook(ctx context.Context, id string) (Webhook, error)
+	// ListWebhooks returns every webhook endpoint, oldest first.
+	ListWebhooks(ctx context.Context) ([]Webhook, error)
+
+	// Challenge returns the out-of-band challenge with the given ID,
+	// whatever its state.
+	Challenge(ctx context.Context, id string) (Challenge, error)
 
 	// Policy returns the policy document stored for scope.
 	Policy(ctx context.Context, scope string) (PolicyDoc, error)
@@ -170,8 +186,9 @@ type Tx interface {
 	// CreateUser adds a user with its roles. ErrConflict if the name or ID is
 	// taken.
 	CreateUser(ctx context.Context, u User) error
-	// UpdateUser stores u's display name, email, phone, disabled flag and
-	// UpdatedAt for the user with u.ID. ErrNotFound if there is none.
+	// UpdateUser stores u's display name, email, phone, their verified
+	// times, disabled flag and UpdatedAt for the user with u.ID. ErrNotFound
+	// if there is none.
 	UpdateUser(ctx context.Context, u User) error
 	// SetRoles replaces a user's roles. ErrNotFound if there is no such user.
 	SetRoles(ctx context.Context, userID string, roles []string) error
@@ -264,6 +281,59 @@ type Tx interface {
 	// AppendOutbox writes an event for delivery and returns the Seq the
 	// store gave it.
 	AppendOutbox(ctx context.Context, ev OutboxEvent) (int64, error)
+	// ClaimOutbox marks up to limit events that no one has claimed yet as
+	// claimed at the given time, oldest (lowest Seq) first, and returns
+	// them, in one conditional statement: of concurrent claimers on any
+	// number of processes, each event goes to one. The claimer creates the
+	// event's deliveries in the same transaction, so that a claim rolled
+	// back leaves the event to be claimed again.
+	ClaimOutbox(ctx context.Context, at time.Time, limit int) ([]OutboxEvent, error)
+
+	// CreateDelivery adds a delivery. ErrConflict if the ID is taken or the
+	// event already has a delivery to that channel and target.
+	CreateDelivery(ctx context.Context, d Delivery) error
+	// ClaimDeliveries leases up to limit deliveries that are due at now (not
+	// delivered, not given up, NextAt and LeaseUntil not after now) to
+	// owner until leaseUntil, adds one to their Attempts, and returns them
+	// as changed, earliest NextAt first, in one conditional statement: of
+	// concurrent claimers, each delivery goes to one until its lease ends.
+	ClaimDeliveries(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) (
+		[]Delivery, error)
+	// FinishDelivery records the outcome of an attempt on delivery id if,
+	// and only if, owner still holds its lease and it is not delivered, in
+	// one conditional statement, and ends the lease. It reports whether it
+	// did.
+	FinishDelivery(ctx context.Context, id, owner string, o DeliveryOutcome) (bool, error)
+
+	// CreateWebhook adds a webhook endpoint. ErrConflict if the ID is
+	// taken.
+	CreateWebhook(ctx context.Context, w Webhook) error
+	// DeleteWebhook removes an endpoint; its deliveries stay, for the log.
+	// ErrNotFound if there is none.
+	DeleteWebhook(ctx context.Context, id string) error
+	// ResealWebhook replaces an endpoint's sealed secret if it is still
+	// sealed under oldKeyID, and reports whether it did.
+	ResealWebhook(ctx context.Context, id, oldKeyID string, secret []byte, keyID string) (bool, error)
+
+	// CreateChallenge adds an out-of-band challenge. ErrConflict if the ID
+	// is taken, ErrNotFound if there is no such user.
+	CreateChallenge(ctx context.Context, c Challenge) error
+	// VoidChallenges voids a user's challenges of the given channel and
+	// purpose that are neither used nor voided, so that a resend leaves one
+	// code that works, and returns how many it voided.
+	VoidChallenges(ctx context.Context, userID, channel, purpose string, at time.Time) (int, error)
+	// UseChallenge marks challenge id used at the given time if, and only
+	// if, it is not used, not voided and not expired at that time, in one
+	// conditional statement. It reports whether it did.
+	UseChallenge(ctx context.Context, id string, at time.Time) (bool, error)
+	// DeleteChallengesExpiredBefore removes challenges that expired before t
+	// and returns how many it removed.
+	DeleteChallengesExpiredBefore(ctx context.Context, t time.Time) (int, error)
+
+	// SetDestination sets a user's email address (channel "email") or phone
+	// number ("sms") and when it was verified (zero: not verified).
+	// ErrNotFound if there is no such user.
+	SetDestination(ctx context.Context, userID, channel, address string, verifiedAt time.Time) error
 
 	// CreateToken adds an API token. ErrConflict if the ID is taken.
 	CreateToken(ctx context.Context, t Token) error
@@ -332,8 +402,12 @@ type User struct {
 	// BlockedAt is when a fraud report blocked the user's sign-ins; zero
 	// when not blocked. Written only by Tx.SetBlocked.
 	BlockedAt time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// EmailVerifiedAt and PhoneVerifiedAt are when the user proved they
+	// receive codes at Email and Phone; zero when they have not.
+	EmailVerifiedAt time.Time
+	PhoneVerifiedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // LockState is a user's consecutive-failure count and lock.
@@ -539,6 +613,80 @@ type OutboxEvent struct {
 	Subject string // the user's name at the time
 	Time    time.Time
 	Data    []byte
+}
+
+// Channels a delivery or a challenge goes by.
+const (
+	ChannelEmail   = "email"
+	ChannelSMS     = "sms"
+	ChannelWebhook = "webhook"
+)
+
+// Delivery is the delivery of one outbox event by one channel to one
+// target, retried until it succeeds or is given up.
+type Delivery struct {
+	ID          string
+	EventID     string
+	EventType   string // the event's type, for the delivery log
+	UserID      string // the event's user, or ""
+	Channel     string // ChannelEmail or ChannelWebhook
+	Target      string // an email address, or a webhook's ID
+	Role        string // why the target gets it: "user", "old_address", "security_contact", "webhook"
+	CreatedAt   time.Time
+	Attempts    int
+	NextAt      time.Time // not tried again before this
+	LeaseUntil  time.Time
+	LeaseOwner  string
+	DeliveredAt time.Time
+	GaveUpAt    time.Time
+	LastError   string // what went wrong last; never a secret
+	LastStatus  int    // a webhook receiver's last HTTP status
+}
+
+// DeliveryOutcome is what FinishDelivery records: delivered (DeliveredAt
+// set), to be tried again at NextAt, or given up (GaveUpAt set).
+type DeliveryOutcome struct {
+	DeliveredAt time.Time
+	NextAt      time.Time
+	GaveUpAt    time.Time
+	LastError   string
+	LastStatus  int
+}
+
+// DeliveryQuery selects deliveries for ListDeliveries. Zero fields match
+// all.
+type DeliveryQuery struct {
+	Channel string
+	Target  string
+	EventID string
+	Limit   int // at most this many; 0 means 100
+}
+
+// Webhook is an endpoint that receives outbox events as signed JSON.
+type Webhook struct {
+	ID        string
+	URL       string
+	Events    []string // the event types it receives, sorted; never empty
+	Secret    []byte   // the signing secret, sealed by the key ring
+	KeyID     string
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Challenge is a one-time code sent out of band, by email or SMS. Only a
+// keyed hash of the code is kept.
+type Challenge struct {
+	ID          string
+	UserID      string
+	Purpose     string // "verify" (a sign-in) or "bind" (proving a new destination)
+	Channel     string // ChannelEmail or ChannelSMS
+	Destination string // the address or number the code went to
+	Hash        []byte
+	KeyID       string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time
+	VoidedAt    time.Time
 }
 
 // PolicyDoc is a policy document as stored; package policy gives it meaning.

@@ -27,6 +27,12 @@ type dialect struct {
 	// SQLite the IMMEDIATE transaction already does.
 	selectHead string
 
+	// skipLocked ends the inner SELECT of the claim statements. On
+	// PostgreSQL it makes a claimer pass over rows another claimer holds,
+	// rather than wait for them and, locking in another order, deadlock; on
+	// SQLite there is one writer, and nothing to skip.
+	skipLocked string
+
 	// violation classifies a constraint error from the driver.
 	violation func(err error) violation
 }
@@ -54,6 +60,7 @@ var postgresDialect = &dialect{
 	// lock is released when the transaction ends.
 	migrationLock: `SELECT pg_advisory_xact_lock(7301208457716311119)`,
 	selectHead:    `SELECT seq, mac, key_id FROM audit_chain WHERE id = 1 FOR UPDATE`,
+	skipLocked:    ` FOR UPDATE SKIP LOCKED`,
 	violation:     postgresViolation,
 }
 

@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"strings"
+	"time"
+)
 
 // MigrationVersions returns the versions of the migrations for dialect.
 func MigrationVersions(dialect string) ([]int, error) {
@@ -48,4 +52,36 @@ func (db *DB) Setting(ctx context.Context, name string) (string, error) {
 	var v string
 	err := db.wr.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v)
 	return v, err
+}
+
+// OpenAt opens the database at dbURL, as Open does, but applies the
+// migrations only up to version, so that tests can write data in an older
+// schema and then let Open migrate it.
+func OpenAt(ctx context.Context, dbURL string, version int) (*DB, error) {
+	cfg := config{busyTimeout: 10 * time.Second, clock: time.Now}
+	var db *DB
+	var err error
+	if strings.HasPrefix(dbURL, "postgres://") {
+		db, err = openPostgres(ctx, dbURL, cfg)
+	} else {
+		db, err = openSQLite(ctx, dbURL, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms, err := loadMigrations(db.d)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, m := range ms {
+		if m.version > version {
+			break
+		}
+		if _, err := db.apply(ctx, m); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
 }

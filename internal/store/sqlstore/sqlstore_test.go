@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,6 +150,99 @@ func TestMigrate(t *testing.T) {
 					t.Errorf("schema_migrations = %v, want %v", got, versions)
 				}
 			})
+		})
+	}
+}
+
+// TestMigrateNotifications checks that migration 4 marks the events written
+// before it as claimed, so that no notification goes out for them, and that
+// existing users read back with nothing verified.
+func TestMigrateNotifications(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := t.Context()
+			url := e.url(t)
+			old, err := sqlstore.OpenAt(ctx, url, 3)
+			if err != nil {
+				t.Fatalf("OpenAt(3) = %v", err)
+			}
+			if v, err := old.SchemaVersion(ctx); err != nil || v != 3 {
+				t.Fatalf("SchemaVersion() = %d, %v, want 3", v, err)
+			}
+			err = old.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.AppendOutbox(ctx, store.OutboxEvent{ID: "old1", Type: "user.locked",
+					Time: time.UnixMilli(1_700_000_000_000)})
+				if err != nil {
+					return err
+				}
+				// An event without a time is claimed too.
+				_, err = tx.AppendOutbox(ctx, store.OutboxEvent{ID: "old2", Type: "user.locked"})
+				return err
+			})
+			if err != nil {
+				t.Fatalf("AppendOutbox() at version 3 = %v", err)
+			}
+			raw := rawDB(t, e, url)
+			if _, err := raw.ExecContext(ctx, `INSERT INTO users (id, name, email, phone,
+					created_at, updated_at)
+				VALUES ('u1', 'alice', 'alice@example.org', '+1 555 0100', 1, 1)`); err != nil {
+				t.Fatalf("insert user at version 3: %v", err)
+			}
+			old.Close()
+
+			db := open(t, url)
+			claimAt := time.UnixMilli(1_800_000_000_000)
+			err = db.Update(ctx, func(tx store.Tx) error {
+				evs, err := tx.ClaimOutbox(ctx, claimAt, 10)
+				if err == nil && len(evs) != 0 {
+					t.Errorf("ClaimOutbox() after migrating = %d events, want none", len(evs))
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("ClaimOutbox() = %v", err)
+			}
+			err = db.Update(ctx, func(tx store.Tx) error {
+				_, err := tx.AppendOutbox(ctx, store.OutboxEvent{ID: "new1", Type: "user.locked",
+					Time: claimAt})
+				if err != nil {
+					return err
+				}
+				evs, err := tx.ClaimOutbox(ctx, claimAt, 10)
+				if err == nil && (len(evs) != 1 || evs[0].ID != "new1") {
+					t.Errorf("ClaimOutbox() of a new event = %+v, want new1", evs)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatalf("AppendOutbox, ClaimOutbox() = %v", err)
+			}
+
+			rows, err := raw.QueryContext(ctx, `SELECT id, claimed_at FROM outbox ORDER BY seq`)
+			if err != nil {
+				t.Fatalf("query outbox: %v", err)
+			}
+			defer rows.Close()
+			got := make(map[string]int64)
+			for rows.Next() {
+				var id string
+				var claimed int64
+				if err := rows.Scan(&id, &claimed); err != nil {
+					t.Fatal(err)
+				}
+				got[id] = claimed
+			}
+			want := map[string]int64{"old1": 1_700_000_000_000, "old2": 1,
+				"new1": 1_800_000_000_000}
+			if !maps.Equal(got, want) {
+				t.Errorf("outbox claimed_at = %v, want %v", got, want)
+			}
+
+			u, err := db.UserByID(ctx, "u1")
+			if err != nil || u.Email != "alice@example.org" || !u.EmailVerifiedAt.IsZero() ||
+				!u.PhoneVerifiedAt.IsZero() {
+				t.Errorf("UserByID(u1) after migrating = %+v, %v; want alice, unverified", u, err)
+			}
 		})
 	}
 }
@@ -364,6 +458,44 @@ func TestInvalidInput(t *testing.T) {
 			_, err := tx.RevokeUserSessions(ctx, "u1", time.Time{})
 			return err
 		}, sqlstore.ErrZeroTime},
+		{"claim outbox at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.ClaimOutbox(ctx, time.Time{}, 10)
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"claim deliveries at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.ClaimDeliveries(ctx, "w1", time.Time{}, time.UnixMilli(2), 10)
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"claim deliveries without a lease", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.ClaimDeliveries(ctx, "w1", time.UnixMilli(1), time.Time{}, 10)
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"claim deliveries without an owner", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.ClaimDeliveries(ctx, "", time.UnixMilli(1), time.UnixMilli(2), 10)
+			return err
+		}, sqlstore.ErrInvalidLease},
+		{"claim deliveries for no time", func(ctx context.Context, tx store.Tx) error {
+			now := time.UnixMilli(2)
+			_, err := tx.ClaimDeliveries(ctx, "w1", now, now.Add(time.Microsecond), 10)
+			return err
+		}, sqlstore.ErrInvalidLease},
+		{"challenge without expiry", func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateChallenge(ctx, store.Challenge{ID: "c1", UserID: "u1"})
+		}, sqlstore.ErrZeroTime},
+		{"void challenges at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.VoidChallenges(ctx, "u1", store.ChannelEmail, "verify", time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"use a challenge at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.UseChallenge(ctx, "c1", time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"destination of another channel", func(ctx context.Context, tx store.Tx) error {
+			return tx.SetDestination(ctx, "u1", store.ChannelWebhook, "w1", time.UnixMilli(1))
+		}, sqlstore.ErrInvalidChannel},
+		{"webhook without events", func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateWebhook(ctx, store.Webhook{ID: "w1", URL: "https://x.example"})
+		}, sqlstore.ErrNoEvents},
 	}
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {

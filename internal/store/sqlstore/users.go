@@ -15,7 +15,8 @@ import (
 // userCols are the columns scanUser reads, in order, from a users row
 // aliased u.
 const userCols = `u.id, u.name, u.display_name, u.email, u.phone, u.disabled,
-	u.failures, u.locked_until, u.blocked_at, u.created_at, u.updated_at`
+	u.failures, u.locked_until, u.blocked_at, u.email_verified_at, u.phone_verified_at,
+	u.created_at, u.updated_at`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -23,14 +24,17 @@ type rowScanner interface {
 
 func scanUser(row rowScanner, extra ...any) (store.User, error) {
 	var u store.User
-	var lockedUntil, blocked, created, updated int64
+	var lockedUntil, blocked, emailVerified, phoneVerified, created, updated int64
 	dest := append([]any{&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Phone, &u.Disabled,
-		&u.Lock.Failures, &lockedUntil, &blocked, &created, &updated}, extra...)
+		&u.Lock.Failures, &lockedUntil, &blocked, &emailVerified, &phoneVerified, &created,
+		&updated}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return store.User{}, err
 	}
 	u.Lock.LockedUntil = fromMS(lockedUntil)
 	u.BlockedAt = fromMS(blocked)
+	u.EmailVerifiedAt = fromMS(emailVerified)
+	u.PhoneVerifiedAt = fromMS(phoneVerified)
 	u.CreatedAt = fromMS(created)
 	u.UpdatedAt = fromMS(updated)
 	return u, nil
@@ -148,18 +152,21 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// CreateUser adds a user with its roles. ErrConflict if the name or ID is
-// taken. u.BlockedAt is ignored: only SetBlocked writes it.
+// CreateUser adds a user with its roles and verified times. ErrConflict if
+// the name or ID is taken. u.BlockedAt is ignored: only SetBlocked writes
+// it.
 func (t *txn) CreateUser(ctx context.Context, u store.User) error {
 	// ON CONFLICT DO NOTHING rather than a failing INSERT: on PostgreSQL a
 	// failed statement would doom the whole transaction, and the contract
 	// promises only that nothing changes.
 	res, err := t.q.ExecContext(ctx, `INSERT INTO users (id, name, display_name, email, phone,
-			disabled, failures, locked_until, next_lock_ms, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)
+			disabled, failures, locked_until, next_lock_ms, email_verified_at,
+			phone_verified_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12)
 		ON CONFLICT DO NOTHING`,
 		u.ID, u.Name, u.DisplayName, u.Email, u.Phone, u.Disabled,
-		u.Lock.Failures, toMS(u.Lock.LockedUntil), toMS(u.CreatedAt), toMS(u.UpdatedAt))
+		u.Lock.Failures, toMS(u.Lock.LockedUntil), toMS(u.EmailVerifiedAt),
+		toMS(u.PhoneVerifiedAt), toMS(u.CreatedAt), toMS(u.UpdatedAt))
 	if err := t.needInserted(res, err, "create user %q", u.Name); err != nil {
 		return err
 	}
@@ -169,14 +176,40 @@ func (t *txn) CreateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// UpdateUser stores u's display name, email, phone, disabled flag and
-// UpdatedAt. ErrNotFound if there is no user with u.ID.
+// UpdateUser stores u's display name, email, phone, their verified times,
+// disabled flag and UpdatedAt. ErrNotFound if there is no user with u.ID.
 func (t *txn) UpdateUser(ctx context.Context, u store.User) error {
 	res, err := t.q.ExecContext(ctx, `UPDATE users
-		SET display_name = $2, email = $3, phone = $4, disabled = $5, updated_at = $6
+		SET display_name = $2, email = $3, phone = $4, disabled = $5, updated_at = $6,
+			email_verified_at = $7, phone_verified_at = $8
 		WHERE id = $1`,
-		u.ID, u.DisplayName, u.Email, u.Phone, u.Disabled, toMS(u.UpdatedAt))
+		u.ID, u.DisplayName, u.Email, u.Phone, u.Disabled, toMS(u.UpdatedAt),
+		toMS(u.EmailVerifiedAt), toMS(u.PhoneVerifiedAt))
 	return t.needOne(res, err, "update user id %q", u.ID)
+}
+
+// ErrInvalidChannel is returned by SetDestination for a channel other than
+// email and SMS.
+var ErrInvalidChannel = errors.New("sqlstore: invalid channel")
+
+// SetDestination sets a user's email address (store.ChannelEmail) or phone
+// number (store.ChannelSMS) and when it was verified, zero for not
+// verified. ErrNotFound if there is no such user, ErrInvalidChannel for any
+// other channel.
+func (t *txn) SetDestination(ctx context.Context, userID, channel, address string,
+	verifiedAt time.Time) error {
+	var query string
+	switch channel {
+	case store.ChannelEmail:
+		query = `UPDATE users SET email = $2, email_verified_at = $3 WHERE id = $1`
+	case store.ChannelSMS:
+		query = `UPDATE users SET phone = $2, phone_verified_at = $3 WHERE id = $1`
+	default:
+		return fmt.Errorf("set destination of %q: channel %q: %w", userID, channel,
+			ErrInvalidChannel)
+	}
+	res, err := t.q.ExecContext(ctx, query, userID, address, toMS(verifiedAt))
+	return t.needOne(res, err, "set %s destination of %q", channel, userID)
 }
 
 // SetRoles replaces a user's roles. ErrNotFound if there is no such user.

@@ -5,11 +5,11 @@
 // The suite checks the contract written in package store: round trips of
 // every field, not-found and conflict errors, ordering and paging, the
 // atomicity of Update, the exact lockout arithmetic of ReserveAttempt, and,
-// with many goroutines at once, that single-use changes succeed once and
-// that counters lose no hit. The concurrency tests are meant to catch a
-// read-then-write implementation; they do so reliably only on an engine
-// that runs transactions in parallel (PostgreSQL), since SQLite serialises
-// writers.
+// with many goroutines at once, that single-use changes succeed once, that
+// claims hand each event and delivery to one claimer, and that counters
+// lose no hit. The concurrency tests are meant to catch a read-then-write
+// implementation; they do so reliably only on an engine that runs
+// transactions in parallel (PostgreSQL), since SQLite serialises writers.
 package storetest
 
 import (
@@ -59,6 +59,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FraudReportsTogether", testFraudReportsTogether},
 		{"Hits", testHits},
 		{"HitsTogether", testHitsTogether},
+		{"ClaimOutbox", testClaimOutbox},
+		{"ClaimOutboxTogether", testClaimOutboxTogether},
+		{"Deliveries", testDeliveries},
+		{"ListDeliveries", testListDeliveries},
+		{"ClaimDeliveries", testClaimDeliveries},
+		{"ClaimDeliveriesOrder", testClaimDeliveriesOrder},
+		{"ClaimDeliveriesTogether", testClaimDeliveriesTogether},
+		{"Webhooks", testWebhooks},
+		{"Challenges", testChallenges},
+		{"VoidChallenges", testVoidChallenges},
+		{"ChallengesTogether", testChallengesTogether},
+		{"Destinations", testDestinations},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,5 +149,7 @@ func stored(u store.User) store.User {
 	u.UpdatedAt = ms(u.UpdatedAt)
 	u.Lock.LockedUntil = ms(u.Lock.LockedUntil)
 	u.BlockedAt = ms(u.BlockedAt)
+	u.EmailVerifiedAt = ms(u.EmailVerifiedAt)
+	u.PhoneVerifiedAt = ms(u.PhoneVerifiedAt)
 	return u
 }

@@ -105,6 +105,9 @@ func testUsers(t *testing.T, s store.Store) {
 			Roles:       []string{"admin"}, // not stored by UpdateUser
 			CreatedAt:   at(time.Hour),     // not stored by UpdateUser
 			UpdatedAt:   at(3 * time.Hour),
+
+			EmailVerifiedAt: at(2 * time.Hour),
+			PhoneVerifiedAt: at(150 * time.Minute),
 		}
 		update(t, s, func(ctx context.Context, tx store.Tx) error {
 			return tx.UpdateUser(ctx, changed)
@@ -115,6 +118,8 @@ func testUsers(t *testing.T, s store.Store) {
 		want.Phone = "+1 555 0199"
 		want.Disabled = true
 		want.UpdatedAt = ms(at(3 * time.Hour))
+		want.EmailVerifiedAt = ms(at(2 * time.Hour))
+		want.PhoneVerifiedAt = ms(at(150 * time.Minute))
 		got, err := s.UserByID(ctx, "u2")
 		if err != nil {
 			t.Fatalf("UserByID(u2) = %v", err)
