@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/mfad/mfad/internal/config"
 	"github.com/mfad/mfad/internal/keyring"
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/notify"
 	"github.com/mfad/mfad/internal/store/sqlstore"
 )
 
@@ -83,6 +85,12 @@ func openApp(ctx context.Context, e *env, cfg *config.Config, floor slog.Level,
 		return nil, err
 	}
 	log := newLogger(cfg, e.stderr, floor)
+	// The senders first: a problem with them stops the start before any
+	// data is touched.
+	var mc mfa.Config
+	if err := addNotifiers(&mc, cfg, log); err != nil {
+		return nil, err
+	}
 	if cfg.Database == "" {
 		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
@@ -100,12 +108,9 @@ func openApp(ctx context.Context, e *env, cfg *config.Config, floor slog.Level,
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", config.Redact(cfg.DatabaseURL()), err)
 	}
-	// Admin commands bind no public URL (cfg.PublicURL is empty): they send
-	// no notices, so the service's default stands.
-	svc, err := mfa.New(mfa.Config{
-		Store: db, Keys: ring, Logger: log, Issuer: cfg.Issuer, Observer: obs,
-		PublicURL: cfg.PublicURL,
-	})
+	mc.Store, mc.Keys, mc.Logger, mc.Observer = db, ring, log, obs
+	mc.Issuer, mc.PublicURL = cfg.Issuer, cfg.PublicURL
+	svc, err := mfa.New(mc)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -122,6 +127,45 @@ func openApp(ctx context.Context, e *env, cfg *config.Config, floor slog.Level,
 		return nil, fmt.Errorf("%w (key file %s)", err, cfg.KeyFile)
 	}
 	return &app{cfg: cfg, log: log, db: db, ring: ring, svc: svc}, nil
+}
+
+// addNotifiers puts what the configuration says sends notices and codes
+// into mc. Admin commands bind none of these settings, so they get no mail
+// server and no gateway: the events they cause wait in the outbox, and the
+// running server delivers them. Nor do they bind a public URL, so the
+// service's default stands for them.
+func addNotifiers(mc *mfa.Config, cfg *config.Config, log *slog.Logger) error {
+	mailer, err := cfg.Mailer()
+	if err != nil {
+		return fmt.Errorf("mail server: %w", err)
+	}
+	if mailer != nil {
+		// Only when set: a nil *notify.SMTP would be a non-nil mfa.Mailer.
+		mc.Mailer = mailer
+	}
+	if mc.SMS, err = cfg.SMS(); err != nil {
+		return fmt.Errorf("sms gateway: %w", err)
+	}
+	if mc.Templates, err = cfg.Templates(); err != nil {
+		return fmt.Errorf("notice templates: %w", err)
+	}
+	if mc.Templates != nil {
+		warnUnusedTemplates(log, mc.Templates)
+	}
+	mc.SecurityContact = cfg.SecurityContact
+	return nil
+}
+
+// warnUnusedTemplates warns of templates for a type of event that does not
+// exist, such as a misspelt file name in --notice-templates: the notices
+// they were meant for keep the built-in wording.
+func warnUnusedTemplates(log *slog.Logger, t *notify.Templates) {
+	for _, typ := range t.Types() {
+		if typ != "default" && !slices.Contains(mfa.EventTypes, typ) {
+			log.Warn("notice templates for an unknown event type are never used; "+
+				"check the file name", "type", typ)
+		}
+	}
 }
 
 func (a *app) close() {

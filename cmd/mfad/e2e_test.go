@@ -192,12 +192,12 @@ type server struct {
 }
 
 // startServer starts mfad serve on b's data folder, on a free loopback
-// port, and waits until it says where it listens. The process is killed
-// when the test ends, if it still runs.
-func startServer(t *testing.T, b *binary) *server {
+// port, with args as further flags, and waits until it says where it
+// listens. The process is killed when the test ends, if it still runs.
+func startServer(t *testing.T, b *binary, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, cmd: b.command("serve", "--http-addr", "127.0.0.1:0"),
-		exited: make(chan error, 1)}
+	args = append([]string{"serve", "--http-addr", "127.0.0.1:0"}, args...)
+	s := &server{t: t, cmd: b.command(args...), exited: make(chan error, 1)}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +263,21 @@ func (s *server) stop() {
 		}
 	case <-time.After(30 * time.Second):
 		s.t.Fatalf("mfad serve did not stop on SIGTERM:\n%s", s.logText())
+	}
+}
+
+// kill stops the server with SIGKILL, as a crash would, and waits until it
+// has gone.
+func (s *server) kill() {
+	s.t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("mfad serve did not die of SIGKILL:\n%s", s.logText())
 	}
 }
 

@@ -53,6 +53,7 @@ func commands() []command {
 		{"bypass", "grant, show and revoke one-time bypasses", runBypass},
 		{"verify", "check a code for a user, as an application would", runVerify},
 		{"unlock", "lift a user's lockout", runUnlock},
+		{"webhook", "add, list and delete webhooks; show their deliveries", runWebhook},
 		{"audit", "list the audit log and verify its chain", runAudit},
 		{"policy", "show or set the policy, globally or for a group", runPolicy},
 		{"keys", "rotate the key ring and re-seal secrets", runKeys},

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to read schema_migrations
 
+	"github.com/mfad/mfad/internal/mfa"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
 	"github.com/mfad/mfad/internal/totp"
 )
@@ -60,6 +61,7 @@ var replicaCases = []replicaCase{
 	{name: "one accept among concurrent uses of a one-time pass", run: testReplicaPass},
 	{name: "one accept among concurrent uses of a bypass", run: testReplicaBypass},
 	{name: "sealers run side by side", run: testReplicaSealers},
+	{name: "each event reaches a webhook once", run: testReplicaWebhook},
 }
 
 func TestReplicas(t *testing.T) {
@@ -368,6 +370,89 @@ func testReplicaSealers(t *testing.T, rs *replicaSet) {
 		}
 	}
 	rs.verifyChain(t)
+}
+
+// testReplicaWebhook makes backup codes for many users through both
+// servers at once, while both dispatchers run: each event must reach the
+// webhook exactly once, from either server. Fanning out claims each event
+// for one server, and a delivery is leased to one server at a time. There
+// are more events than one round of a dispatcher takes (50), so that both
+// servers have a share to deliver.
+func testReplicaWebhook(t *testing.T, rs *replicaSet) {
+	rcv := newReceiver(t, 0)
+	add := rs.must(t, "webhook", "add", rcv.url(), "--events", mfa.EventCodesGenerated)
+	rcv.setSecret(add.stdout)
+	id := webhookID(t, add.stderr)
+
+	const users = 120
+	var wg sync.WaitGroup
+	errs := make([]error, users)
+	for i := range users {
+		wg.Go(func() {
+			s, name := rs.servers[i%len(rs.servers)], fmt.Sprintf("hook%03d", i)
+			body, _ := json.Marshal(map[string]string{"name": name})
+			status, resp, err := rs.send(s, "POST", "/v1/users", rs.admin, body)
+			if err == nil && status != http.StatusCreated {
+				err = fmt.Errorf("POST /v1/users on %s = %d %s, want 201", s.name, status, resp)
+			}
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			status, resp, err = rs.send(s, "POST", "/v1/users/"+name+"/backup-codes",
+				rs.admin, nil)
+			if err == nil && status/100 != 2 {
+				err = fmt.Errorf("POST /v1/users/%s/backup-codes on %s = %d %s, want 2xx",
+					name, s.name, status, resp)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	received := func() int {
+		n := 0
+		for i := range users {
+			n += len(rcv.ackedFor(mfa.EventCodesGenerated, fmt.Sprintf("hook%03d", i)))
+		}
+		return n
+	}
+	waitFor(t, replicaWait, fmt.Sprintf("%d events at the webhook", users), func() bool {
+		return received() >= users
+	})
+	// A second delivery of any event would come within a few rounds.
+	time.Sleep(3 * time.Second)
+
+	for i := range users {
+		name := fmt.Sprintf("hook%03d", i)
+		if ids := rcv.attemptsFor(mfa.EventCodesGenerated, name); len(ids) != 1 {
+			t.Errorf("backup_codes.generated events of %s at the webhook = %v, want one",
+				name, ids)
+		}
+	}
+	attempts, acked, events := rcv.snapshot()
+	for eid, n := range attempts {
+		if n != 1 || acked[eid] != 1 {
+			t.Errorf("event %s (%s of %s) received %d times, acknowledged %d, want once",
+				eid, events[eid].Type, events[eid].User, n, acked[eid])
+		}
+	}
+	for _, s := range rs.servers {
+		n := 0
+		for line := range strings.Lines(s.logText()) {
+			if strings.Contains(line, `msg="notice delivered"`) &&
+				strings.Contains(line, "channel=webhook") {
+				n++
+			}
+		}
+		t.Logf("server %s delivered %d webhook events", s.name, n)
+	}
+	rs.must(t, "webhook", "delete", id)
 }
 
 // testReplicaMigrations starts two servers at the same moment on an empty

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/mfad/mfad/internal/config"
@@ -74,17 +75,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 
-	sealCtx, stopSealer := context.WithCancel(context.Background())
-	sealed := make(chan struct{})
-	go func() {
-		svc.RunSealer(sealCtx, sealInterval)
-		close(sealed)
-	}()
-	kept := make(chan struct{})
-	go func() {
-		housekeep(sealCtx, svc, a.log)
-		close(kept)
-	}()
+	// The sealer, the dispatcher and housekeeping run until the server has
+	// stopped serving, each in its own goroutine.
+	bg, stopBackground := context.WithCancel(context.Background())
+	dispatchEvery, _ := cfg.DispatchEvery() // validated already
+	var background sync.WaitGroup
+	background.Go(func() { svc.RunSealer(bg, sealInterval) })
+	background.Go(func() { svc.RunDispatcher(bg, dispatchEvery) })
+	background.Go(func() { housekeep(bg, svc, a.log) })
 
 	served := make(chan error, 1)
 	go func() {
@@ -105,22 +103,29 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		err = srv.Shutdown(shut)
 		cancel()
 	}
-	stopSealer()
-	<-sealed
-	<-kept
+	stopBackground()
+	background.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// housekeepInterval is how often the server removes expired sessions and
-// rate counters.
+// housekeepInterval is how often the server removes expired sessions, rate
+// counters and out-of-band challenges.
 const housekeepInterval = 10 * time.Minute
 
 // housekeep removes what has expired until ctx ends. Every replica runs it;
 // the deletes are idempotent, so they need no coordination.
 func housekeep(ctx context.Context, svc *mfa.Service, log *slog.Logger) {
+	purges := []struct {
+		what  string
+		purge func(context.Context) (int, error)
+	}{
+		{"expired sessions", svc.PurgeSessions},
+		{"rate counters", svc.PurgeRateCounters},
+		{"expired challenges", svc.PurgeChallenges},
+	}
 	tick := time.NewTicker(housekeepInterval)
 	defer tick.Stop()
 	for {
@@ -129,19 +134,14 @@ func housekeep(ctx context.Context, svc *mfa.Service, log *slog.Logger) {
 			return
 		case <-tick.C:
 		}
-		n, err := svc.PurgeSessions(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("purge expired sessions", "err", err)
-		case n > 0:
-			log.Debug("expired sessions purged", "count", n)
-		}
-		n, err = svc.PurgeRateCounters(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("purge rate counters", "err", err)
-		case n > 0:
-			log.Debug("rate counters purged", "count", n)
+		for _, p := range purges {
+			n, err := p.purge(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("purge "+p.what, "err", err)
+			case n > 0:
+				log.Debug(p.what+" purged", "count", n)
+			}
 		}
 	}
 }

@@ -279,7 +279,8 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 			"It prints accept and the factor, or reject, and exits with status 0 on accept " +
 			"and 1 on reject. It counts toward the user's lockout and is audited. " +
 			"CODE - reads the code from standard input, keeping it out of the process list; " +
-			"an empty CODE (\"\") asks for the user's bypass",
+			"an empty CODE (\"\") asks for the user's bypass. With --challenge, CODE is the " +
+			"one sent by email or SMS for that challenge",
 		setup: verify}
 	return runSubcommand(ctx, e, "verify", sc, args)
 }
@@ -291,7 +292,9 @@ type verifyJSON struct {
 	Credential string `json:"credential,omitempty"`
 }
 
-func verify(*flag.FlagSet) action {
+func verify(fs *flag.FlagSet) action {
+	challenge := fs.String("challenge", "", "`ID` of the email or SMS challenge CODE "+
+		"answers (POST /v1/challenges made it and sent the code)")
 	return func(ctx context.Context, c *call) error {
 		user, code := c.args[0], c.args[1]
 		if code == "-" {
@@ -305,7 +308,12 @@ func verify(*flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		res, err := svc.Verify(ctx, c.req, user, code)
+		var res mfa.VerifyResult
+		if *challenge != "" {
+			res, err = svc.VerifyChallenge(ctx, c.req, user, *challenge, code)
+		} else {
+			res, err = svc.Verify(ctx, c.req, user, code)
+		}
 		if err != nil {
 			return err
 		}

@@ -60,8 +60,14 @@ type userJSON struct {
 	Failures    int       `json:"failures"`
 	Roles       []string  `json:"roles"`
 	Groups      []string  `json:"groups,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// EmailVerified and PhoneVerified say whether the user proved, with a
+	// code, that they receive codes there; only then are codes sent.
+	EmailVerified   bool      `json:"email_verified"`
+	EmailVerifiedAt time.Time `json:"email_verified_at,omitzero"`
+	PhoneVerified   bool      `json:"phone_verified"`
+	PhoneVerifiedAt time.Time `json:"phone_verified_at,omitzero"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 func toUserJSON(u mfa.User) userJSON {
@@ -73,7 +79,10 @@ func toUserJSON(u mfa.User) userJSON {
 		ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Phone: u.Phone,
 		Disabled: u.Disabled, Locked: u.Locked, LockedUntil: u.LockedUntil,
 		Blocked: !u.BlockedAt.IsZero(), BlockedAt: u.BlockedAt, Failures: u.Failures,
-		Roles: roles, Groups: u.Groups, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		Roles: roles, Groups: u.Groups,
+		EmailVerified: !u.EmailVerifiedAt.IsZero(), EmailVerifiedAt: u.EmailVerifiedAt,
+		PhoneVerified: !u.PhoneVerifiedAt.IsZero(), PhoneVerifiedAt: u.PhoneVerifiedAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 }
 
@@ -182,7 +191,9 @@ func printUser(w io.Writer, u mfa.User) error {
 	t.row("id:", u.ID)
 	t.row("display name:", u.DisplayName)
 	t.row("email:", u.Email)
+	t.row("email proved:", proved(u.Email, u.EmailVerifiedAt))
 	t.row("phone:", u.Phone)
+	t.row("phone proved:", proved(u.Phone, u.PhoneVerifiedAt))
 	t.row("roles:", joinRoles(u.Roles))
 	t.row("groups:", strings.Join(u.Groups, ","))
 	t.row("status:", status(u))
@@ -190,6 +201,18 @@ func printUser(w io.Writer, u mfa.User) error {
 	t.row("created:", timeText(u.CreatedAt))
 	t.row("updated:", timeText(u.UpdatedAt))
 	return t.flush()
+}
+
+// proved says whether an address or number was proved with a code, and
+// when: codes go only to one that was.
+func proved(dest string, at time.Time) string {
+	switch {
+	case dest == "":
+		return ""
+	case at.IsZero():
+		return "no (no codes go there until it is proved)"
+	}
+	return "yes, since " + timeText(at)
 }
 
 func userSet(fs *flag.FlagSet) action {

@@ -39,6 +39,24 @@ type Config struct {
 	// is not set, Validate derives it from HTTPAddr.
 	PublicURL string
 
+	// Notices, email and SMS (notices.go). The secrets among them (the
+	// mail server URL, which may hold a password, the SMS webhook's header
+	// values and the Twilio auth token) never appear in LogValue or String.
+	SMTPURL           string
+	SMTPFrom          string
+	SMTPTLS           string // mandatory, opportunistic or none
+	SecurityContact   string
+	NoticeTemplates   string // folder of templates overriding the built-in ones
+	DispatchInterval  string // a Go duration
+	SMSGateway        string // none, webhook or twilio
+	SMSWebhookURL     string
+	SMSWebhookHeaders []string // "Name: value" lines
+	SMSWebhookBody    string
+	TwilioAccountSID  string
+	TwilioAuthToken   string
+	TwilioFrom        string
+	TwilioURL         string
+
 	server        bool
 	publicDefault bool // PublicURL was derived, not set
 	problems      []string
@@ -80,6 +98,7 @@ func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
 		"`URL` where people reach mfad, for links in notices, such as "+
 			"https://mfa.example.com (default: http:// and --http-addr; "+
 			"https:// with --tls-cert)")
+	c.bindNotices(fs, env)
 }
 
 // checkPublicURL returns every problem of an explicit --public-url. Links
@@ -160,22 +179,35 @@ func (c *Config) str(fs *flag.FlagSet, env Env, p *string, name, key, def, usage
 // secret binds a setting that may hold a secret, which can also be read from
 // the file named by KEY_FILE (for container secrets) instead of KEY.
 func (c *Config) secret(fs *flag.FlagSet, env Env, p *string, name, key, def, usage string) {
+	if v, ok := c.secretEnv(env, key); ok {
+		def = v
+	}
+	// NOTE: the value from the environment is set, not made the flag's
+	// default, so that -h, which prints defaults, never shows it.
+	fs.StringVar(p, name, "", usage+" ["+key+" or "+key+"_FILE]")
+	*p = def
+}
+
+// secretEnv returns the value of KEY, or the content of the file KEY_FILE
+// names without its final line break, and whether either was set. A
+// problem with them is kept for Validate.
+func (c *Config) secretEnv(env Env, key string) (string, bool) {
 	v, inline := env(key)
 	path, fromFile := env(key + "_FILE")
 	switch {
 	case inline && fromFile:
 		c.problems = append(c.problems, fmt.Sprintf("set %s or %s_FILE, not both", key, key))
 	case inline:
-		def = v
+		return v, true
 	case fromFile:
 		b, err := os.ReadFile(path)
 		if err != nil {
 			c.problems = append(c.problems, fmt.Sprintf("%s_FILE: %v", key, err))
-			break
+			return "", false
 		}
-		def = strings.TrimRight(string(b), "\r\n")
+		return strings.TrimRight(string(b), "\r\n"), true
 	}
-	fs.StringVar(p, name, def, usage+" ["+key+" or "+key+"_FILE]")
+	return "", false
 }
 
 // Validate fills in derived defaults and reports every problem at once.
@@ -220,6 +252,7 @@ func (c *Config) Validate() error {
 		} else {
 			problems = append(problems, checkPublicURL(c.PublicURL)...)
 		}
+		problems = append(problems, c.checkNotices()...)
 	}
 	if len(problems) == 0 {
 		return nil
@@ -281,9 +314,14 @@ func (c *Config) LogValue() slog.Value {
 	if c.server {
 		attrs = append(attrs, slog.String("http_addr", c.HTTPAddr),
 			slog.Bool("tls", c.TLSCertFile != ""), slog.String("public_url", c.PublicURL))
+		attrs = append(attrs, c.noticeAttrs()...)
 	}
 	return slog.GroupValue(attrs...)
 }
+
+// String is the configuration as LogValue shows it, secrets hidden, so
+// that printing a *Config by mistake shows no password either.
+func (c *Config) String() string { return c.LogValue().String() }
 
 // Redact hides the password in a database URL.
 func Redact(raw string) string {

@@ -724,7 +724,8 @@ func TestPolicy(t *testing.T) {
     "lifetime": "0s"
   },
   "sessions": {
-    "lifetime": "15m"
+    "lifetime": "15m",
+    "freshness": "10m"
   },
   "access_pass": {
     "enabled": true,
@@ -758,6 +759,48 @@ func TestPolicy(t *testing.T) {
   },
   "fraud_report": {
     "block": true
+  },
+  "out_of_band": {
+    "email": false,
+    "sms": false,
+    "digits": 6,
+    "lifetime": "10m",
+    "per_user": 5,
+    "per_destination": 5,
+    "global": 1000
+  },
+  "notices": {
+    "user": [
+      "totp.added",
+      "totp.removed",
+      "email.changed",
+      "phone.changed",
+      "backup_codes.generated",
+      "backup_codes.deleted",
+      "backup_code.used",
+      "backup_codes.low",
+      "backup_codes.exhausted",
+      "access_pass.issued",
+      "access_pass.used",
+      "access_pass.revoked",
+      "access_pass.requested",
+      "access_pass.approval_pending",
+      "access_pass.request_denied",
+      "bypass.granted",
+      "bypass.used",
+      "bypass.revoked",
+      "user.locked",
+      "user.unlocked",
+      "code.replayed",
+      "fraud.reported",
+      "fraud.cleared"
+    ],
+    "security_contact": [
+      "bypass.granted",
+      "user.locked",
+      "fraud.reported"
+    ],
+    "per_hour": 20
   }
 }
 `

@@ -17,15 +17,24 @@ import (
 // same body and status, whatever its reason.
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request, req mfa.Request) {
 	var in struct {
-		User string `json:"user"`
-		Code string `json:"code"`
+		User      string  `json:"user"`
+		Code      string  `json:"code"`
+		Challenge *string `json:"challenge"`
 	}
 	if !decode(w, r, &in) {
 		return
 	}
-	// An empty or missing code goes to the service as it is: it asks for
-	// the user's bypass, and the service decides.
-	res, err := h.svc.Verify(r.Context(), req, in.User, in.Code)
+	var res mfa.VerifyResult
+	var err error
+	if in.Challenge != nil {
+		// A challenge names an emailed or texted code. It is answered by
+		// that code alone, even when empty: never by the bypass.
+		res, err = h.svc.VerifyChallenge(r.Context(), req, in.User, *in.Challenge, in.Code)
+	} else {
+		// An empty or missing code goes to the service as it is: it asks
+		// for the user's bypass, and the service decides.
+		res, err = h.svc.Verify(r.Context(), req, in.User, in.Code)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return

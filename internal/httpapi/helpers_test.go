@@ -27,6 +27,7 @@ import (
 	"github.com/mfad/mfad/internal/keyring"
 	"github.com/mfad/mfad/internal/metrics"
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/notify"
 	"github.com/mfad/mfad/internal/store/sqlstore"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
 	"github.com/mfad/mfad/internal/totp"
@@ -81,6 +82,12 @@ type options struct {
 	// signInRate is Config.SignInRate; 0 means 1000 a minute, which the
 	// tests that are not about the limit never reach.
 	signInRate int
+	// mailer, sms and securityContact are what the service sends email
+	// and SMS with and whom it tells of what the policy names; by default
+	// it sends nothing and has no security contact.
+	mailer          mfa.Mailer
+	sms             notify.SMS
+	securityContact string
 }
 
 // env is an API server on a real store, with the service behind it, a
@@ -117,7 +124,8 @@ func newEnv(t *testing.T, o options) *env {
 		},
 	}))
 	m := metrics.New()
-	svc, err := mfa.New(mfa.Config{Store: o.db, Keys: ring, Clock: clk.Now, Logger: log, Observer: m})
+	svc, err := mfa.New(mfa.Config{Store: o.db, Keys: ring, Clock: clk.Now, Logger: log,
+		Observer: m, Mailer: o.mailer, SMS: o.sms, SecurityContact: o.securityContact})
 	if err != nil {
 		t.Fatalf("mfa.New = %v", err)
 	}

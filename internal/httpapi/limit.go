@@ -94,6 +94,7 @@ var anonymousLimits = map[string]string{
 	"/v1/sessions":             "sign-in attempts",
 	"/v1/access-pass-requests": "requests for an access pass",
 	"/v1/fraud-reports":        "fraud reports",
+	"/v1/challenges":           "requests for codes",
 }
 
 // limited wraps an operation so that each client address may call it only

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/policy"
 )
 
 // unauthenticated are the operations served outside the routes table.
@@ -85,6 +87,9 @@ func TestOpenAPIRolesMatchService(t *testing.T) {
 			case byAnyone:
 				checkPublic(t, op)
 				codes = []string{"503"}
+			case byAnyoneOrToken:
+				checkOptionalToken(t, op)
+				codes = append(codes, "429")
 			}
 			if op.RequestBody != nil {
 				codes = append(codes, "400", "413", "415")
@@ -118,10 +123,35 @@ func checkExtensions(t *testing.T, op *openapi3.Operation, want ...string) {
 // permission table.
 func checkRoles(t *testing.T, op *openapi3.Operation) {
 	t.Helper()
-	checkExtensions(t, op, "x-mfad-action", "x-mfad-roles", "x-mfad-tiered")
 	if op.Security != nil {
 		t.Errorf("security = %v, want the document's bearer default", *op.Security)
 	}
+	checkRoleTable(t, op)
+}
+
+// checkOptionalToken checks an operation that takes no credential or a
+// token: its security lists both, and the roles it names for a token are
+// the service's.
+func checkOptionalToken(t *testing.T, op *openapi3.Operation) {
+	t.Helper()
+	var got []string
+	if op.Security != nil {
+		for _, req := range *op.Security {
+			names := slices.Sorted(maps.Keys(req))
+			got = append(got, "{"+strings.Join(names, ",")+"}")
+		}
+	}
+	if want := []string{"{}", "{bearer}"}; !slices.Equal(got, want) {
+		t.Errorf("security = %v, want %v (no credential, or a bearer token)", got, want)
+	}
+	checkRoleTable(t, op)
+}
+
+// checkRoleTable checks what an operation says about the roles that may
+// call it against the service's permission table.
+func checkRoleTable(t *testing.T, op *openapi3.Operation) {
+	t.Helper()
+	checkExtensions(t, op, "x-mfad-action", "x-mfad-roles", "x-mfad-tiered")
 	act, _ := op.Extensions["x-mfad-action"].(string)
 	var want []string
 	for _, r := range mfa.Roles {
@@ -200,7 +230,7 @@ func checkPublic(t *testing.T, op *openapi3.Operation) {
 func selfServiceTable() map[string]bool {
 	self := map[string]bool{}
 	for _, act := range mfa.Actions() {
-		if allowed, recovery := mfa.SelfService(act); allowed {
+		if allowed, recovery, _ := mfa.SelfService(act); allowed {
 			self[string(act)] = recovery
 		}
 	}
@@ -276,4 +306,35 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("GET /v1/openapi.json served %d bytes, not the embedded document (%d bytes)",
 			len(r.body), len(openAPI))
 	}
+}
+
+// TestOpenAPIEventTypes keeps the document's lists of event types in step
+// with the service's: what a webhook may subscribe to, and what the
+// policy's notices may name.
+func TestOpenAPIEventTypes(t *testing.T) {
+	s := loadSpec(t)
+	schemas := s.doc.Components.Schemas
+	want := append(slices.Clone(mfa.EventTypes), "*")
+	if diff := cmp.Diff(want, enumStrings(schemas["WebhookEventType"].Value.Enum)); diff != "" {
+		t.Errorf("WebhookEventType differs from mfa.EventTypes (-service +document):\n%s", diff)
+	}
+	for _, schema := range []string{"Policy", "PolicyInput"} {
+		notices := schemas[schema].Value.Properties["notices"].Value
+		for _, list := range []string{"user", "security_contact"} {
+			got := enumStrings(notices.Properties[list].Value.Items.Value.Enum)
+			if diff := cmp.Diff(policy.NoticeTypes, got); diff != "" {
+				t.Errorf("%s notices.%s differs from policy.NoticeTypes "+
+					"(-policy +document):\n%s", schema, list, diff)
+			}
+		}
+	}
+}
+
+// enumStrings returns the strings of an enum.
+func enumStrings(enum []any) []string {
+	out := make([]string, len(enum))
+	for i, v := range enum {
+		out[i], _ = v.(string)
+	}
+	return out
 }

@@ -68,6 +68,11 @@ const (
 	// byAnyone routes take no credential: the operation is the proof, as
 	// signing in is.
 	byAnyone
+	// byAnyoneOrToken routes take no credential, as byAnyone routes, or a
+	// bearer token: one that is sent is authenticated, and the service
+	// decides what its actor may do. Only calls without one count toward
+	// the per-address limit, since a token names who is accountable.
+	byAnyoneOrToken
 )
 
 // route is one API operation. The routes table is the single list the mux is
@@ -81,6 +86,7 @@ type route struct {
 
 var routes = []route{
 	{"POST", "/v1/verify", byToken, (*Handler).verify},
+	{"POST", "/v1/challenges", byAnyoneOrToken, (*Handler).sendChallenge},
 
 	{"POST", "/v1/users", byToken, (*Handler).createUser},
 	{"GET", "/v1/users", byToken, (*Handler).listUsers},
@@ -90,6 +96,13 @@ var routes = []route{
 	{"POST", "/v1/users/{name}/unlock", byToken, (*Handler).unlock},
 	{"POST", "/v1/users/{name}/unblock", byToken, (*Handler).unblock},
 	{"GET", "/v1/users/{name}/policy", byToken, (*Handler).userPolicy},
+
+	{"POST", "/v1/users/{name}/email", byToken, (*Handler).bindEmail},
+	{"POST", "/v1/users/{name}/email/confirm", byToken, confirmDestination("email")},
+	{"DELETE", "/v1/users/{name}/email", byToken, removeDestination("email")},
+	{"POST", "/v1/users/{name}/phone", byToken, (*Handler).bindPhone},
+	{"POST", "/v1/users/{name}/phone/confirm", byToken, confirmDestination("sms")},
+	{"DELETE", "/v1/users/{name}/phone", byToken, removeDestination("sms")},
 
 	{"POST", "/v1/users/{name}/totp", byToken, (*Handler).enrollTOTP},
 	{"GET", "/v1/users/{name}/totp", byToken, (*Handler).listTOTP},
@@ -129,6 +142,11 @@ var routes = []route{
 	{"GET", "/v1/tokens", byToken, (*Handler).listTokens},
 	{"DELETE", "/v1/tokens/{id}", byToken, (*Handler).revokeToken},
 
+	{"POST", "/v1/webhooks", byToken, (*Handler).createWebhook},
+	{"GET", "/v1/webhooks", byToken, (*Handler).listWebhooks},
+	{"DELETE", "/v1/webhooks/{id}", byToken, (*Handler).deleteWebhook},
+	{"GET", "/v1/webhooks/{id}/deliveries", byToken, (*Handler).webhookDeliveries},
+
 	{"GET", "/v1/audit", byToken, (*Handler).listAudit},
 	{"POST", "/v1/audit/verify", byToken, (*Handler).verifyAudit},
 
@@ -148,6 +166,12 @@ var routes = []route{
 	{"GET", "/v1/me/access-pass", bySession, (*Handler).passStatus},
 	{"DELETE", "/v1/me/access-pass", bySession, (*Handler).revokePass},
 	{"POST", "/v1/me/fraud-report", bySession, (*Handler).reportFraud},
+	{"POST", "/v1/me/email", bySession, (*Handler).bindEmail},
+	{"POST", "/v1/me/email/confirm", bySession, confirmDestination("email")},
+	{"DELETE", "/v1/me/email", bySession, removeDestination("email")},
+	{"POST", "/v1/me/phone", bySession, (*Handler).bindPhone},
+	{"POST", "/v1/me/phone/confirm", bySession, confirmDestination("sms")},
+	{"DELETE", "/v1/me/phone", bySession, removeDestination("sms")},
 	{"DELETE", "/v1/me/session", bySession, (*Handler).signOut},
 }
 
@@ -357,14 +381,18 @@ func (h *Handler) trusted(a netip.Addr) bool {
 // access names, then runs the operation.
 func (h *Handler) wrap(rt route) http.Handler {
 	switch rt.access {
-	case byAnyone:
+	case byAnyone, byAnyoneOrToken:
 		// Each such route counts on its own, so that a locked-out user who
 		// spent the sign-in budget can still ask for a pass.
 		var l *sourceLimiter
 		if h.anonRate > 0 {
 			l = newSourceLimiter(h.anonRate, h.clock)
 		}
-		return h.limited(l, anonymousLimits[rt.pattern], h.anonymous(rt.handle))
+		anon := h.limited(l, anonymousLimits[rt.pattern], h.anonymous(rt.handle))
+		if rt.access == byAnyone {
+			return anon
+		}
+		return tokenOr(h.authenticated(rt.handle), anon)
 	case bySession:
 		return h.authenticated(own(rt.handle))
 	}
@@ -399,6 +427,19 @@ func (h *Handler) authenticated(fn operation) http.Handler {
 func (h *Handler) anonymous(fn operation) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fn(h, w, r, h.request(r, mfa.Actor{Kind: mfa.ActorAnonymous}))
+	})
+}
+
+// tokenOr sends a request that carries a bearer token to withToken and any
+// other to without. A token that fails to authenticate is refused, not
+// taken for no token: a caller that sent one meant to act as its holder.
+func tokenOr(withToken, without http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := bearer(r); ok {
+			withToken.ServeHTTP(w, r)
+			return
+		}
+		without.ServeHTTP(w, r)
 	})
 }
 

@@ -12,13 +12,20 @@ import (
 // only the audit log says which.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, req mfa.Request) {
 	var in struct {
-		User string `json:"user"`
-		Code string `json:"code"`
+		User      string  `json:"user"`
+		Code      string  `json:"code"`
+		Challenge *string `json:"challenge"`
 	}
 	if !decode(w, r, &in) {
 		return
 	}
-	s, err := h.svc.SignIn(r.Context(), req, in.User, in.Code)
+	var s mfa.Session
+	var err error
+	if in.Challenge != nil {
+		s, err = h.svc.SignInChallenge(r.Context(), req, in.User, *in.Challenge, in.Code)
+	} else {
+		s, err = h.svc.SignIn(r.Context(), req, in.User, in.Code)
+	}
 	if errors.Is(err, mfa.ErrUnauthenticated) {
 		// A 401 carries a challenge (RFC 9110 §15.5.2). It is the same for
 		// every refusal: one that named an invalid token for some reasons

@@ -232,6 +232,8 @@ func TestMeNeedsSession(t *testing.T) {
 			call{method: "GET", path: "/v1/me/totp", token: helpdesk}},
 		{"bound token makes my codes",
 			call{method: "POST", path: "/v1/me/backup-codes", token: bound}},
+		{"bound token binds my email", call{method: "POST", path: "/v1/me/email", token: bound,
+			body: map[string]string{"email": "root@example.com"}}},
 		{"admin signs out", call{method: "DELETE", path: "/v1/me/session", token: e.admin}},
 	}
 	for _, tt := range tests {

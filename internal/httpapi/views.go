@@ -37,8 +37,12 @@ type userJSON struct {
 	// unblock them.
 	Blocked   bool    `json:"blocked"`
 	BlockedAt *string `json:"blocked_at,omitempty"`
-	CreatedAt *string `json:"created_at"`
-	UpdatedAt *string `json:"updated_at"`
+	// EmailVerifiedAt and PhoneVerifiedAt say since when the user has
+	// proved, with a code, that codes reach Email and Phone.
+	EmailVerifiedAt *string `json:"email_verified_at,omitempty"`
+	PhoneVerifiedAt *string `json:"phone_verified_at,omitempty"`
+	CreatedAt       *string `json:"created_at"`
+	UpdatedAt       *string `json:"updated_at"`
 }
 
 func userView(u mfa.User) userJSON {
@@ -52,6 +56,8 @@ func userView(u mfa.User) userJSON {
 		Locked: u.Locked, LockedUntil: jsonTime(u.LockedUntil),
 		Blocked: !u.BlockedAt.IsZero(), BlockedAt: jsonTime(u.BlockedAt),
 		CreatedAt: jsonTime(u.CreatedAt), UpdatedAt: jsonTime(u.UpdatedAt),
+		EmailVerifiedAt: jsonTime(u.EmailVerifiedAt),
+		PhoneVerifiedAt: jsonTime(u.PhoneVerifiedAt),
 	}
 }
 
@@ -298,4 +304,60 @@ type groupPolicyJSON struct {
 
 func groupPolicyView(g mfa.GroupPolicy) groupPolicyJSON {
 	return groupPolicyJSON{Group: g.Group, Overrides: g.Overrides, Policy: g.Policy}
+}
+
+// challengeJSON is a code on its way: the ID to answer it with, and when
+// the code stops working.
+type challengeJSON struct {
+	Challenge string  `json:"challenge"`
+	ExpiresAt *string `json:"expires_at"`
+}
+
+func challengeView(c mfa.Challenge) challengeJSON {
+	return challengeJSON{Challenge: c.ID, ExpiresAt: jsonTime(c.ExpiresAt)}
+}
+
+// webhookJSON describes a webhook endpoint. Secret, its signing secret, is
+// set only in the answer that creates it.
+type webhookJSON struct {
+	ID        string   `json:"id"`
+	URL       string   `json:"url"`
+	Events    []string `json:"events"`
+	CreatedAt *string  `json:"created_at"`
+	CreatedBy string   `json:"created_by"`
+	Secret    string   `json:"secret,omitempty"`
+}
+
+func webhookView(h mfa.Webhook) webhookJSON {
+	events := h.Events
+	if events == nil {
+		events = []string{}
+	}
+	return webhookJSON{ID: h.ID, URL: h.URL, Events: events, CreatedAt: jsonTime(h.CreatedAt),
+		CreatedBy: h.CreatedBy}
+}
+
+// deliveryJSON is one delivery of an event to a webhook, with how its
+// attempts went.
+type deliveryJSON struct {
+	ID          string  `json:"id"`
+	EventID     string  `json:"event_id"`
+	EventType   string  `json:"event_type"`
+	CreatedAt   *string `json:"created_at"`
+	Attempts    int     `json:"attempts"`
+	State       string  `json:"state"`
+	NextAt      *string `json:"next_at,omitempty"`
+	DeliveredAt *string `json:"delivered_at,omitempty"`
+	GaveUpAt    *string `json:"gave_up_at,omitempty"`
+	LastError   string  `json:"last_error,omitempty"`
+	LastStatus  int     `json:"last_status,omitempty"`
+}
+
+func deliveryView(d mfa.Delivery) deliveryJSON {
+	return deliveryJSON{
+		ID: d.ID, EventID: d.EventID, EventType: d.EventType, CreatedAt: jsonTime(d.CreatedAt),
+		Attempts: d.Attempts, State: d.State, NextAt: jsonTime(d.NextAt),
+		DeliveredAt: jsonTime(d.DeliveredAt), GaveUpAt: jsonTime(d.GaveUpAt),
+		LastError: d.LastError, LastStatus: d.LastStatus,
+	}
 }

@@ -76,6 +76,11 @@ func (s *Service) ResealSecrets(ctx context.Context, req Request) (int, error) {
 			return total, err
 		}
 	}
+	hooks, err := s.resealWebhooks(ctx)
+	total += hooks
+	if err != nil {
+		return total, err
+	}
 	ev := s.event(req, "keys.rotate", audit.Success, "")
 	ev.Detail = map[string]string{"active_key": active, "resealed": fmt.Sprint(total)}
 	if err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -117,4 +122,39 @@ func (s *Service) resealBatch(ctx context.Context, creds []store.TOTPCredential)
 		s.log.Error("re-sealing failed", "err", err)
 	}
 	return n, err
+}
+
+// resealWebhooks re-seals the signing secrets of webhooks not sealed under
+// the active key, as ResealSecrets does for authenticators.
+func (s *Service) resealWebhooks(ctx context.Context) (int, error) {
+	hooks, err := s.store.ListWebhooks(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("find webhook secrets to re-seal: %w", err)
+	}
+	n := 0
+	for _, h := range hooks {
+		if h.KeyID == s.keys.ActiveID() {
+			continue
+		}
+		secret, err := s.keys.Open(h.KeyID, h.Secret, webhookAAD(h.ID))
+		if err != nil {
+			return n, fmt.Errorf("open secret of webhook %s under key %s: %w", h.ID, h.KeyID, err)
+		}
+		sealed, keyID, err := s.keys.Seal(secret, webhookAAD(h.ID))
+		clear(secret)
+		if err != nil {
+			return n, fmt.Errorf("seal: %w", err)
+		}
+		var ok bool
+		if err := s.store.Update(ctx, func(tx store.Tx) error {
+			ok, err = tx.ResealWebhook(ctx, h.ID, h.KeyID, sealed, keyID)
+			return err
+		}); err != nil {
+			return n, fmt.Errorf("reseal webhook %s: %w", h.ID, err)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -28,7 +28,26 @@ const (
 	EventBypassRevoked       = "bypass.revoked"
 	EventFraudReported       = "fraud.reported"
 	EventFraudCleared        = "fraud.cleared"
+
+	EventTOTPAdded    = "totp.added"
+	EventTOTPRemoved  = "totp.removed"
+	EventEmailChanged = "email.changed"
+	EventPhoneChanged = "phone.changed"
+	EventLocked       = "user.locked"
+	EventUnlocked     = "user.unlocked"
+	EventCodeReplayed = "code.replayed"
 )
+
+// EventTypes lists every type of outbox event, for webhook filters.
+var EventTypes = []string{
+	EventTOTPAdded, EventTOTPRemoved, EventEmailChanged, EventPhoneChanged,
+	EventCodesGenerated, EventCodesDeleted, EventCodeUsed, EventCodesLow, EventCodesExhausted,
+	EventPassIssued, EventPassUsed, EventPassRevoked, EventPassRequested,
+	EventPassApprovalPending, EventPassRequestDenied,
+	EventBypassGranted, EventBypassUsed, EventBypassRevoked,
+	EventLocked, EventUnlocked, EventCodeReplayed,
+	EventFraudReported, EventFraudCleared,
+}
 
 // emit writes an event for delivery in tx, so it is kept if and only if the
 // change it reports is. data must hold no code, secret or token.
@@ -38,11 +57,23 @@ func (s *Service) emit(ctx context.Context, tx store.Tx, req Request, typ string
 	if err != nil {
 		return err
 	}
+	// The actor's kind and names, apart, so that a notice can say who in
+	// words rather than parse the audit form.
 	body := map[string]any{
 		"actor":      req.Actor.String(),
+		"actor_kind": string(req.Actor.Kind),
 		"source":     req.Source,
 		"front_door": req.FrontDoor,
 		"request_id": req.RequestID,
+	}
+	if req.Actor.UserName != "" {
+		body["actor_user"] = req.Actor.UserName
+	}
+	if req.Actor.Kind == ActorToken {
+		body["actor_token"] = req.Actor.Name
+	}
+	if req.Actor.Kind == ActorOperator {
+		body["actor_login"] = req.Actor.ID
 	}
 	for k, v := range data {
 		body[k] = v

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -266,7 +265,7 @@ func (s *Service) SelfIssuePass(ctx context.Context, req Request, lifetime time.
 	if lifetime < 0 {
 		return AccessPass{}, invalid("lifetime must be positive")
 	}
-	if slices.Contains(recoveryFactors, req.Actor.Factor) {
+	if limitedSession(req.Actor.Factor) {
 		// Refused by the session rules anyway; say why in the user's terms.
 		u, err := s.lookup(ctx, s.store, name)
 		if err != nil {

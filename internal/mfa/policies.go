@@ -73,24 +73,7 @@ func (s *Service) userPolicy(ctx context.Context, r store.Reader, u store.User) 
 	if err != nil {
 		return policy.Policy{}, err
 	}
-	a := ps.global.AccessPass
-	if len(ps.groups) == 0 && len(a.Groups) == 0 && len(a.SelfService.Groups) == 0 {
-		// Nothing depends on membership: spare the verify path a query.
-		return ps.global, nil
-	}
-	groups, err := r.UserGroups(ctx, u.ID)
-	if err != nil {
-		return policy.Policy{}, fmt.Errorf("policy: groups of user: %w", err)
-	}
-	names := make([]string, len(groups))
-	byName := map[string]policy.Policy{}
-	for i, g := range groups {
-		names[i] = g.Name
-		if p, ok := ps.groups[g.ID]; ok {
-			byName[g.Name] = p
-		}
-	}
-	return policy.ForUser(ps.global, byName, names), nil
+	return s.policyFrom(ctx, r, ps, u)
 }
 
 // GetPolicy returns the global policy.

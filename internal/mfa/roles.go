@@ -68,6 +68,10 @@ const (
 	ActBypassEnd   Action = "bypass.revoke"
 	ActFraudReport Action = "fraud.report"
 	ActFraudClear  Action = "fraud.clear"
+	ActDestBind    Action = "destination.bind"
+	ActDestRemove  Action = "destination.remove"
+	ActWebhook     Action = "webhook.manage"
+	ActChallenge   Action = "challenge.send"
 	ActVerify      Action = "verify"
 	ActAuditRead   Action = "audit.read"
 	ActPolicyRead  Action = "policy.read"
@@ -119,6 +123,13 @@ var permissions = map[Action]permission{
 	// a token role.
 	ActFraudReport: {},
 	ActFraudClear:  {roles: staff, tiered: true},
+	// Binding an address or number for codes is adding a factor.
+	ActDestBind:   {roles: managers, tiered: true},
+	ActDestRemove: {roles: managers, tiered: true},
+	ActWebhook:    {roles: admins},
+	// Applications that verify may also have a code sent; anyone may,
+	// without a credential, to sign in (see SendChallenge).
+	ActChallenge:   {roles: []Role{RoleAdmin, RoleVerifier}},
 	ActVerify:      {roles: []Role{RoleAdmin, RoleVerifier}},
 	ActAuditRead:   {roles: []Role{RoleAdmin, RoleAuditor}},
 	ActPolicyRead:  {roles: managers},

@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
 	"github.com/mfad/mfad/internal/keyring"
+	"github.com/mfad/mfad/internal/notify"
 	"github.com/mfad/mfad/internal/policy"
 	"github.com/mfad/mfad/internal/store"
 )
@@ -41,6 +44,22 @@ type Config struct {
 	// for links in notices; never taken from a request (SECURITY.md 10).
 	// Default: http://127.0.0.1:8080.
 	PublicURL string
+
+	// Mailer sends notices and email codes; nil sends no email.
+	Mailer Mailer
+	// Templates make notices; nil: the built-in ones.
+	Templates *notify.Templates
+	// SMS sends SMS codes; nil sends none.
+	SMS notify.SMS
+	// WebhookClient posts to webhooks; default: 10 s timeout, no redirects.
+	WebhookClient *http.Client
+	// SecurityContact is an address told of the events the policy names.
+	SecurityContact string
+}
+
+// Mailer sends an email. *notify.SMTP is one.
+type Mailer interface {
+	Send(ctx context.Context, m notify.Message) error
 }
 
 // Service is mfad's service. It is safe for concurrent use.
@@ -55,6 +74,18 @@ type Service struct {
 	// publicURL has no trailing slash.
 	publicURL string
 
+	mailer          Mailer
+	templates       *notify.Templates
+	sms             notify.SMS
+	webhooks        *http.Client
+	securityContact string
+	// owner names this process in delivery leases.
+	owner string
+	// codes carries out-of-band codes to the senders, in memory only: a
+	// code is never written anywhere in clear.
+	codes      chan codeJob
+	startCodes sync.Once
+
 	// decoy is a sealed secret that verifications of users who have no
 	// usable factor open and check, so that they take about as long as
 	// those of users who do (SECURITY.md 9).
@@ -62,9 +93,10 @@ type Service struct {
 
 	// pace holds back short refusals to the time of the full path, and
 	// sleep is how (replaced in tests).
-	pace       pace
-	bypassPace pace // the same for requests with an empty code
-	sleep      func(context.Context, time.Duration)
+	pace          pace
+	bypassPace    pace // the same for requests with an empty code
+	challengePace pace // and for codes asked for by email or SMS
+	sleep         func(context.Context, time.Duration)
 }
 
 type sealedDecoy struct {
@@ -105,7 +137,29 @@ func New(cfg Config) (*Service, error) {
 	if s.publicURL == "" {
 		s.publicURL = "http://127.0.0.1:8080"
 	}
+	s.mailer, s.sms, s.securityContact = cfg.Mailer, cfg.SMS, cfg.SecurityContact
+	s.templates = cfg.Templates
+	if s.templates == nil {
+		t, err := notify.LoadTemplates("")
+		if err != nil {
+			return nil, fmt.Errorf("mfa: notice templates: %w", err)
+		}
+		s.templates = t
+	}
+	s.webhooks = cfg.WebhookClient
+	if s.webhooks == nil {
+		s.webhooks = &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			}}
+	}
+	s.codes = make(chan codeJob, codeQueue)
 	s.sleep = sleepCtx
+	owner, err := s.newID()
+	if err != nil {
+		return nil, fmt.Errorf("mfa: %w", err)
+	}
+	s.owner = owner
 	secret := make([]byte, 20)
 	if _, err := io.ReadFull(s.rand, secret); err != nil {
 		return nil, fmt.Errorf("mfa: random: %w", err)

@@ -31,17 +31,34 @@ type Session struct {
 type selfRule int
 
 const (
-	// anySession: a session opened with any factor, a backup code included.
+	// anySession: a session opened with any factor, a backup code or an
+	// email code included.
 	anySession selfRule = iota + 1
-	// notRecovery: a session opened with an everyday factor, not with a
-	// recovery factor such as a backup code. A stolen printed sheet must
-	// not let its holder take away the owner's own factors.
+	// recoveryToo: a session opened with an everyday factor or a recovery
+	// factor (a backup code, an access pass), not with an email or SMS
+	// code. Recovery adds a new authenticator; whoever holds a mailbox must
+	// not be able to.
+	recoveryToo
+	// notRecovery: a session opened with an everyday factor alone. A stolen
+	// printed sheet must not let its holder take away the owner's own
+	// factors.
 	notRecovery
 )
 
 // recoveryFactors are the factors that stand in when the everyday ones are
 // lost.
 var recoveryFactors = []string{"backup_code", "access_pass"}
+
+// limitedSession reports whether a session opened with factor is one of
+// recovery or out-of-band codes: what a thief of a sheet, a pass or a
+// mailbox would hold. Such a session may add, not take away.
+func limitedSession(factor string) bool {
+	switch FactorClass(factor) {
+	case "recovery", "out_of_band":
+		return true
+	}
+	return false
+}
 
 // FactorClass returns the class of a factor, as self-service policy names
 // them: possession (an authenticator app), phishing_resistant (a security
@@ -72,23 +89,25 @@ func FactorClass(factor string) string {
 var selfService = map[Action]selfRule{
 	ActUserRead:    anySession,
 	ActTOTPRead:    anySession,
-	ActTOTPEnroll:  anySession,
+	ActTOTPEnroll:  recoveryToo,
 	ActTOTPDelete:  notRecovery,
 	ActCodesRead:   anySession,
-	ActCodesMake:   anySession,
+	ActCodesMake:   recoveryToo,
 	ActCodesDelete: notRecovery,
 	ActPassRead:    anySession,
 	ActPassRevoke:  anySession,
 	ActPassIssue:   notRecovery,
 	ActFraudReport: anySession,
+	ActDestBind:    notRecovery,
+	ActDestRemove:  notRecovery,
 }
 
 // SelfService reports whether a session may take act on its own account at
-// all, and whether a recovery session (one opened with a backup code or an
-// access pass) may.
-func SelfService(act Action) (allowed, recovery bool) {
+// all, whether a recovery session (one opened with a backup code or an
+// access pass) may, and whether one opened with an email or SMS code may.
+func SelfService(act Action) (allowed, recovery, outOfBand bool) {
 	rule := selfService[act]
-	return rule != 0, rule == anySession
+	return rule != 0, rule == anySession || rule == recoveryToo, rule == anySession
 }
 
 // sessionRefusal returns why a session may not take act on subject, or "".
@@ -99,7 +118,8 @@ func sessionRefusal(a Actor, act Action, subject *store.User) string {
 		return "not_self_service"
 	case subject == nil || subject.ID != a.UserID:
 		return "own_account_only"
-	case rule == notRecovery && slices.Contains(recoveryFactors, a.Factor):
+	case rule == notRecovery && limitedSession(a.Factor),
+		rule == recoveryToo && FactorClass(a.Factor) == "out_of_band":
 		return "recovery_session"
 	}
 	return ""
@@ -118,7 +138,20 @@ var errSignIn = &Error{Kind: ErrUnauthenticated, Message: "sign-in refused"}
 func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (Session, error) {
 	req.Actor = Actor{Kind: ActorAnonymous}
 	var out Session
-	onAccept := func(tx store.Tx, u store.User, v verdict) error {
+	v, _, err := s.decide(ctx, req, user, code, signInCode, s.openSession(ctx, req, &out))
+	if err != nil {
+		return Session{}, err
+	}
+	if !v.Accepted {
+		return Session{}, errSignIn
+	}
+	return out, nil
+}
+
+// openSession returns what an accepted sign-in does in its transaction:
+// create the session, audit it, and fill in out.
+func (s *Service) openSession(ctx context.Context, req Request, out *Session) acceptFunc {
+	return func(tx store.Tx, u store.User, v verdict) error {
 		pol, err := s.userPolicy(ctx, tx, u)
 		if err != nil {
 			return err
@@ -145,17 +178,9 @@ func (s *Service) SignIn(ctx context.Context, req Request, user, code string) (S
 		if err := s.appendAudit(ctx, tx, ev); err != nil {
 			return err
 		}
-		out = Session{Token: plain, User: u.Name, Factor: v.Factor, ExpiresAt: sess.ExpiresAt}
+		*out = Session{Token: plain, User: u.Name, Factor: v.Factor, ExpiresAt: sess.ExpiresAt}
 		return nil
 	}
-	v, _, err := s.decide(ctx, req, user, code, signInCode, onAccept)
-	if err != nil {
-		return Session{}, err
-	}
-	if !v.Accepted {
-		return Session{}, errSignIn
-	}
-	return out, nil
 }
 
 // authenticateSession returns the actor a session token stands for. Like

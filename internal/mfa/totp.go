@@ -184,7 +184,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, req Request, user, id, code s
 		}
 		c.Confirmed, c.ConfirmedAt, c.LastStep = true, now, step
 		view = totpView(c)
-		return s.appendAudit(ctx, tx, ev)
+		if err := s.appendAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, req, EventTOTPAdded, u, map[string]any{
+			"credential": c.Name, "by_user": isSelf(req, u)})
 	})
 	if err != nil {
 		var e *Error
@@ -254,14 +258,26 @@ func (s *Service) DeleteTOTP(ctx context.Context, req Request, user, id string) 
 		return err
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		c, err := findTOTP(ctx, tx, u, id)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeleteTOTP(ctx, u.ID, id); err != nil {
 			return err
 		}
 		ev := s.event(req, "totp.delete", audit.Success, "")
 		ev.Subject, ev.Factor = u.Name, "totp"
 		ev.Detail = map[string]string{"credential": id}
-		return s.appendAudit(ctx, tx, ev)
+		if err := s.appendAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, req, EventTOTPRemoved, u, map[string]any{
+			"credential": c.Name, "by_user": isSelf(req, u)})
 	})
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("user %q has no authenticator %q", u.Name, id)
 	}

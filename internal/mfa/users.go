@@ -31,8 +31,12 @@ type User struct {
 	// BlockedAt is when a fraud report blocked the user's sign-ins, until
 	// staff clear it; zero when not blocked.
 	BlockedAt time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// EmailVerifiedAt and PhoneVerifiedAt are when the user proved, with a
+	// code, that they receive codes at Email and Phone; zero until then.
+	EmailVerifiedAt time.Time
+	PhoneVerifiedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 func (s *Service) userView(u store.User, now time.Time, l policy.Lockout) User {
@@ -43,7 +47,8 @@ func (s *Service) userView(u store.User, now time.Time, l policy.Lockout) User {
 	v := User{
 		ID: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Phone: u.Phone,
 		Disabled: u.Disabled, Roles: roles, Failures: u.Lock.Failures,
-		BlockedAt: u.BlockedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		BlockedAt: u.BlockedAt, EmailVerifiedAt: u.EmailVerifiedAt,
+		PhoneVerifiedAt: u.PhoneVerifiedAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
 	}
 	if u.Lock.LockedUntil.After(now) {
 		v.LockedUntil = u.Lock.LockedUntil
@@ -272,9 +277,21 @@ func (s *Service) UpdateUser(ctx context.Context, req Request, name string, in U
 		if pol, err = s.policy(ctx, tx); err != nil {
 			return err
 		}
+		before := cur
 		applyUpdate(&cur, in)
 		cur.UpdatedAt = s.now()
+		// An address set by staff is not one the user has proved to read:
+		// codes are not sent to it until they do.
+		if cur.Email != before.Email {
+			cur.EmailVerifiedAt = time.Time{}
+		}
+		if cur.Phone != before.Phone {
+			cur.PhoneVerifiedAt = time.Time{}
+		}
 		if err := tx.UpdateUser(ctx, cur); err != nil {
+			return err
+		}
+		if err := s.emitDestinationChanges(ctx, tx, req, before, cur); err != nil {
 			return err
 		}
 		u = cur
@@ -371,7 +388,11 @@ func (s *Service) Unlock(ctx context.Context, req Request, name, reason string) 
 			"reason":          reason,
 			"failures_before": fmt.Sprint(u.Lock.Failures),
 		}
-		return s.appendAudit(ctx, tx, ev)
+		if err := s.appendAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, req, EventUnlocked, u, map[string]any{
+			"reason": reason, "failures_before": u.Lock.Failures})
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("unlock: %w", err)
@@ -380,4 +401,31 @@ func (s *Service) Unlock(ctx context.Context, req Request, name, reason string) 
 	s.log.Info("user unlocked", "user", u.Name, "actor", req.Actor.String(),
 		"request_id", req.RequestID)
 	return s.userView(u, s.now(), pol.Lockout), nil
+}
+
+// emitDestinationChanges announces a changed email address or phone
+// number, or a change in whether the user has proved it, with the old
+// value, so that the old address hears of it too.
+func (s *Service) emitDestinationChanges(ctx context.Context, tx store.Tx, req Request,
+	before, after store.User) error {
+	changes := []struct {
+		typ               string
+		old, new          string
+		oldProved, proved bool
+	}{
+		{EventEmailChanged, before.Email, after.Email, !before.EmailVerifiedAt.IsZero(),
+			!after.EmailVerifiedAt.IsZero()},
+		{EventPhoneChanged, before.Phone, after.Phone, !before.PhoneVerifiedAt.IsZero(),
+			!after.PhoneVerifiedAt.IsZero()},
+	}
+	for _, c := range changes {
+		if c.old == c.new && c.oldProved == c.proved {
+			continue
+		}
+		if err := s.emit(ctx, tx, req, c.typ, after, map[string]any{"old": c.old, "new": c.new,
+			"verified": c.proved, "by_user": isSelf(req, after)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

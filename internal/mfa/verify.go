@@ -94,6 +94,14 @@ func (s *Service) Verify(ctx context.Context, req Request, user, code string) (V
 // what it writes (a session, say) exists if and only if the code was used.
 type acceptFunc func(tx store.Tx, u store.User, v verdict) error
 
+// proof is what was typed, cleaned: a code and its shape, and the
+// challenge it answers when it is an out-of-band code.
+type proof struct {
+	code      string
+	shape     codes.Shape
+	challenge string
+}
+
 // decide is the decision path behind Verify and SignIn: the code's shape
 // picks the factor, and the one lockout, the single-use guard and the audit
 // event are all in one transaction. An empty code asks for a bypass, when
@@ -101,23 +109,44 @@ type acceptFunc func(tx store.Tx, u store.User, v verdict) error
 // accepted.
 func (s *Service) decide(ctx context.Context, req Request, user, code string, why purpose,
 	onAccept acceptFunc) (verdict, string, error) {
+	cleaned, ok := codes.Clean(code)
+	p := proof{code: cleaned, shape: codes.Classify(cleaned)}
+	switch {
+	case why == verifyCode && strings.TrimSpace(code) == "":
+		p = proof{} // an empty code: the bypass
+	case !ok || p.shape == codes.Unknown:
+		p = proof{shape: codes.Unknown, code: "-"} // malformed
+	}
+	return s.decideProof(ctx, req, user, p, onAccept)
+}
+
+// decideWith is decide for the code of a challenge: cleaned is "" when what
+// was typed is no such code.
+func (s *Service) decideWith(ctx context.Context, req Request, user, cleaned, challenge string,
+	onAccept acceptFunc) (verdict, string, error) {
+	p := proof{code: cleaned, shape: codes.Numeric, challenge: challenge}
+	if cleaned == "" {
+		p = proof{shape: codes.Unknown, code: "-"}
+	}
+	return s.decideProof(ctx, req, user, p, onAccept)
+}
+
+func (s *Service) decideProof(ctx context.Context, req Request, user string, p proof,
+	onAccept acceptFunc) (verdict, string, error) {
 	start := time.Now()
 	name := CanonicalName(user)
-	cleaned, ok := codes.Clean(code)
-	shape := codes.Classify(cleaned)
-	bypass := why == verifyCode && strings.TrimSpace(code) == ""
+	bypass := p.code == ""
 
 	var v verdict
 	var userID string
 	var err error
 	switch {
-	case checkName("user", name) != "" || (!bypass && (!ok || shape == codes.Unknown)):
+	case checkName("user", name) != "" || p.shape == codes.Unknown && !bypass:
 		v, err = s.refuseMalformed(ctx, req, name)
-	case bypass:
-		v, userID, err = s.verify(ctx, req, name, "", codes.Unknown, onAccept)
 	default:
-		v, userID, err = s.verify(ctx, req, name, cleaned, shape, onAccept)
+		v, userID, err = s.verify(ctx, req, name, p, onAccept)
 	}
+	shape := p.shape
 	if err != nil {
 		s.log.Error("verification failed", "user", name, "client_ip", req.Source,
 			"front_door", req.FrontDoor, "request_id", req.RequestID, "err", err)
@@ -127,17 +156,17 @@ func (s *Service) decide(ctx context.Context, req Request, user, code string, wh
 	// lock is held while it waits. Asking for a bypass takes a path of its
 	// own, shorter than checking a code, so it is paced on its own.
 	elapsed := time.Since(start)
-	p := &s.pace
+	pc := &s.pace
 	if bypass {
-		p = &s.bypassPace
+		pc = &s.bypassPace
 	}
 	switch {
 	case v.reason == reasonMalformed:
 		// The caller sent no code of any factor and can see that itself.
 	case shortRefusal(v.reason):
-		s.sleep(ctx, p.pause(elapsed))
+		s.sleep(ctx, pc.pause(elapsed))
 	default:
-		p.observe(elapsed)
+		pc.observe(elapsed)
 	}
 	s.report(req, name, v, shape, time.Since(start))
 	return v, userID, nil
@@ -162,8 +191,9 @@ func (s *Service) refuseMalformed(ctx context.Context, req Request, name string)
 // success, and write the audit event. Every path writes in that one commit,
 // so accepting, refusing and refusing an unknown user take similar time.
 // An empty code asks for the user's bypass instead (useBypass).
-func (s *Service) verify(ctx context.Context, req Request, name, code string, shape codes.Shape,
+func (s *Service) verify(ctx context.Context, req Request, name string, p proof,
 	onAccept acceptFunc) (verdict, string, error) {
+	code := p.code
 	now := s.now()
 	var v verdict
 	var userID string
@@ -194,11 +224,14 @@ func (s *Service) verify(ctx context.Context, req Request, name, code string, sh
 				return err
 			}
 		default:
-			if err := s.attempt(ctx, tx, req, u, code, shape, now, pol, &v); err != nil {
+			if err := s.attempt(ctx, tx, req, u, p, now, pol, &v); err != nil {
 				return err
 			}
 		}
 		if err := s.recordVerdict(ctx, tx, req, name, now, v); err != nil {
+			return err
+		}
+		if err := s.verdictEvents(ctx, tx, req, u, p.shape, v); err != nil {
 			return err
 		}
 		if v.Accepted {
@@ -214,8 +247,9 @@ func (s *Service) verify(ctx context.Context, req Request, name, code string, sh
 
 // attempt reserves an attempt for u and checks code against the factor its
 // shape names.
-func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store.User,
-	code string, shape codes.Shape, now time.Time, pol policy.Policy, v *verdict) error {
+func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store.User, p proof,
+	now time.Time, pol policy.Policy, v *verdict) error {
+	code := p.code
 	l := pol.Lockout
 	state, reserved, err := tx.ReserveAttempt(ctx, u.ID, now, lockRule(l))
 	if err != nil {
@@ -226,8 +260,10 @@ func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store
 		v.reason = reasonLocked
 		return nil
 	}
-	switch shape {
-	case codes.Passcode:
+	switch {
+	case p.challenge != "":
+		err = s.checkChallenge(ctx, tx, u, p.challenge, code, now, pol, v)
+	case p.shape == codes.Passcode:
 		err = s.checkPasscode(ctx, tx, req, u, code, now, pol, v)
 	default:
 		err = s.checkTOTP(ctx, tx, u, code, now, v)
@@ -366,12 +402,44 @@ func (s *Service) recordVerdict(ctx context.Context, tx store.Tx, req Request, n
 	if v.lock == nil {
 		return nil
 	}
+	return s.auditLock(ctx, tx, req, name, now, v.lock)
+}
+
+// auditLock records that a failure locked the account, as mfad's own
+// action.
+func (s *Service) auditLock(ctx context.Context, tx store.Tx, req Request, name string,
+	now time.Time, l *lockInfo) error {
 	lock := s.event(Request{Actor: Actor{Kind: ActorSystem}, FrontDoor: req.FrontDoor,
 		Source: req.Source, RequestID: req.RequestID}, "user.lock", audit.Success, "too_many_failures")
 	lock.Subject = name
 	lock.Time = now
-	lock.Detail = map[string]string{"failures": strconv.Itoa(v.lock.failures), "until": v.lock.until}
+	lock.Detail = map[string]string{"failures": strconv.Itoa(l.failures), "until": l.until}
 	return s.appendAudit(ctx, tx, lock)
+}
+
+// verdictEvents announces what the user should hear of a refusal: that
+// their account locked, or that a code of theirs was used again, which is
+// what a phished or shoulder-surfed code looks like.
+func (s *Service) verdictEvents(ctx context.Context, tx store.Tx, req Request, u store.User,
+	shape codes.Shape, v verdict) error {
+	if v.lock != nil {
+		if err := s.emit(ctx, tx, req, EventLocked, u, map[string]any{
+			"failures": v.lock.failures, "until": v.lock.until}); err != nil {
+			return err
+		}
+	}
+	if v.reason != reasonReplay || v.tried == "bypass" {
+		return nil
+	}
+	factor := v.tried
+	switch {
+	case factor != "":
+	case v.position != 0:
+		factor = "backup_code"
+	case shape == codes.Numeric:
+		factor = "totp"
+	}
+	return s.emit(ctx, tx, req, EventCodeReplayed, u, map[string]any{"factor": factor})
 }
 
 // report logs a verification and tells the observer.

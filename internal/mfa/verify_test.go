@@ -379,6 +379,10 @@ func TestResealSecretsAfterRotation(t *testing.T) {
 			name := fmt.Sprintf("user%d", i)
 			secrets[name] = f.enrolled(t, name)
 		}
+		hook, secret, err := f.svc.CreateWebhook(ctx, f.operator, "https://x.example/", []string{"*"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		old := f.ring.ActiveID()
 		newID, err := keyring.Rotate(f.keyFile, rand.Reader, t0)
 		if err != nil {
@@ -388,8 +392,14 @@ func TestResealSecretsAfterRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, err := f.svc.ResealSecrets(ctx, f.operator)
-		if err != nil || n != 3 {
-			t.Fatalf("ResealSecrets = %d, %v, want 3", n, err)
+		if err != nil || n != 4 {
+			t.Fatalf("ResealSecrets = %d, %v, want 4 (3 authenticators, 1 webhook)", n, err)
+		}
+		row, _ := f.st.Webhook(ctx, hook.ID)
+		opened, err := f.ring.Open(row.KeyID, row.Secret, webhookAAD(hook.ID))
+		if row.KeyID != newID || err != nil || string(opened) != secret {
+			t.Errorf("webhook secret after reseal: key %s, %v; want it under %s, unchanged",
+				row.KeyID, err, newID)
 		}
 		left, err := f.st.TOTPCredentialsNotSealedWith(ctx, newID, 10)
 		if err != nil || len(left) != 0 {

@@ -72,7 +72,11 @@ func overlaps(a, b []string) bool {
 //     the shortest freshness and self-service lifetime, a second approver
 //     where any policy asks for one, the fewest requests and the shortest
 //     wait, the shortest bypass;
-//   - fraud reports block sign-in where any policy says so.
+//   - fraud reports block sign-in where any policy says so;
+//   - email and SMS codes only where every policy allows them, the longest
+//     and shortest-lived codes and the fewest sent;
+//   - notices of every event any policy tells of, to the user and the
+//     security contact, and the highest hourly bound, so none is lost.
 //
 // The result keeps the group lists of the first policy; ForUser has
 // already applied them. Strictest of none is Default.
@@ -86,10 +90,13 @@ func Strictest(ps ...Policy) Policy {
 		out.TOTP = strongTOTP(out.TOTP, p.TOTP)
 		out.BackupCodes = strictCodes(out.BackupCodes, p.BackupCodes)
 		out.Sessions.Lifetime = min(out.Sessions.Lifetime, p.Sessions.Lifetime)
+		out.Sessions.Freshness = min(out.Sessions.Freshness, p.Sessions.Freshness)
 		out.AccessPass = strictPass(out.AccessPass, p.AccessPass)
 		out.Bypass.Enabled = out.Bypass.Enabled && p.Bypass.Enabled
 		out.Bypass.MaxDuration = min(out.Bypass.MaxDuration, p.Bypass.MaxDuration)
 		out.FraudReport.Block = out.FraudReport.Block || p.FraudReport.Block
+		out.OutOfBand = strictOutOfBand(out.OutOfBand, p.OutOfBand)
+		out.Notices = moreNotices(out.Notices, p.Notices)
 	}
 	settle(&out)
 	return out
@@ -163,6 +170,38 @@ func strictPass(a, b AccessPass) AccessPass {
 		Lifetime:  min(ra.Lifetime, rb.Lifetime),
 	}
 	return out
+}
+
+func strictOutOfBand(a, b OutOfBand) OutOfBand {
+	return OutOfBand{
+		Email:          a.Email && b.Email,
+		SMS:            a.SMS && b.SMS,
+		Digits:         max(a.Digits, b.Digits),
+		Lifetime:       min(a.Lifetime, b.Lifetime),
+		PerUser:        min(a.PerUser, b.PerUser),
+		PerDestination: min(a.PerDestination, b.PerDestination),
+		Global:         min(a.Global, b.Global),
+	}
+}
+
+// moreNotices tells of every event either policy tells of: a notice too
+// many costs an email, one too few an unseen takeover.
+func moreNotices(a, b Notices) Notices {
+	union := func(x, y []string) []string {
+		var out []string
+		for _, t := range NoticeTypes {
+			if slices.Contains(x, t) || slices.Contains(y, t) {
+				out = append(out, t)
+			}
+		}
+		if out == nil {
+			out = []string{}
+		}
+		return out
+	}
+	return Notices{User: union(a.User, b.User),
+		SecurityContact: union(a.SecurityContact, b.SecurityContact),
+		PerHour:         max(a.PerHour, b.PerHour)}
 }
 
 // settle mends what combining fields one by one can leave inconsistent, in

@@ -121,6 +121,24 @@ func TestStrictestConflicts(t *testing.T) {
 	}
 }
 
+func TestStrictestCodesAndNotices(t *testing.T) {
+	a, b := Default(), Default()
+	a.OutOfBand.Email, a.OutOfBand.SMS = true, true
+	b.OutOfBand.Email, b.OutOfBand.Digits = true, 8
+	a.Notices = Notices{User: []string{"user.locked"}, SecurityContact: []string{}, PerHour: 5}
+	b.Notices = Notices{User: []string{"totp.added"}, SecurityContact: []string{"fraud.reported"},
+		PerHour: 50}
+	got := Strictest(a, b)
+	if !got.OutOfBand.Email || got.OutOfBand.SMS || got.OutOfBand.Digits != 8 {
+		t.Errorf("out_of_band = %+v, want email alone, with 8 digits", got.OutOfBand)
+	}
+	want := Notices{User: []string{"totp.added", "user.locked"},
+		SecurityContact: []string{"fraud.reported"}, PerHour: 50}
+	if diff := cmp.Diff(want, got.Notices); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
+	}
+}
+
 func TestForUser(t *testing.T) {
 	global := mustParseOver(t, Default(), `{"access_pass": {"groups": ["staff", "field"],
 		"self_service": {"groups": ["field"]}}}`)

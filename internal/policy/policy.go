@@ -43,6 +43,7 @@ const (
 	maxRequestsPerHour = 1000
 	minRequestLifetime = 10 * time.Minute
 	maxRequestLifetime = 7 * 24 * time.Hour
+	maxCodeLifetime    = 10 * time.Minute
 )
 
 // Bounds of access passes that service code needs too.
@@ -61,6 +62,53 @@ type Policy struct {
 	AccessPass  AccessPass  `json:"access_pass"`
 	Bypass      Bypass      `json:"bypass"`
 	FraudReport FraudReport `json:"fraud_report"`
+	OutOfBand   OutOfBand   `json:"out_of_band"`
+	Notices     Notices     `json:"notices"`
+}
+
+// OutOfBand governs one-time codes sent by email or SMS. Both are off by
+// default: NIST SP 800-63B does not count email as out of band at all and
+// restricts SMS, so an organisation turns either on knowingly. Neither ever
+// qualifies a session to issue itself an access pass.
+type OutOfBand struct {
+	Email bool `json:"email"`
+	SMS   bool `json:"sms"`
+	// Digits is the length of a code, Lifetime how long it works.
+	Digits   int      `json:"digits"`
+	Lifetime Duration `json:"lifetime"`
+	// PerUser, PerDestination and Global bound the codes sent per hour for
+	// one user name, to one address or number, and in all. PerUser and
+	// Global are read from the global policy alone, since they are counted
+	// before the user is known.
+	PerUser        int `json:"per_user"`
+	PerDestination int `json:"per_destination"`
+	Global         int `json:"global"`
+}
+
+// Notices says which events are told to whom by email. Webhooks choose
+// their own events.
+type Notices struct {
+	// User lists the event types the user is told of at their address.
+	User []string `json:"user"`
+	// SecurityContact lists those the configured security contact is told
+	// of as well.
+	SecurityContact []string `json:"security_contact"`
+	// PerHour bounds the notices one user is sent an hour, so that a storm
+	// of events (say, someone replaying a code) cannot flood their inbox.
+	PerHour int `json:"per_hour"`
+}
+
+// NoticeTypes lists every event type a notice can be sent for, in the order
+// a person would read them.
+var NoticeTypes = []string{
+	"totp.added", "totp.removed", "email.changed", "phone.changed",
+	"backup_codes.generated", "backup_codes.deleted", "backup_code.used",
+	"backup_codes.low", "backup_codes.exhausted",
+	"access_pass.issued", "access_pass.used", "access_pass.revoked",
+	"access_pass.requested", "access_pass.approval_pending", "access_pass.request_denied",
+	"bypass.granted", "bypass.used", "bypass.revoked",
+	"user.locked", "user.unlocked", "code.replayed",
+	"fraud.reported", "fraud.cleared",
 }
 
 // AccessPass governs temporary access passes: time-limited passcodes that
@@ -152,6 +200,9 @@ type BackupCodes struct {
 // a code.
 type Sessions struct {
 	Lifetime Duration `json:"lifetime"`
+	// Freshness is how recently a session must have proved its factor to
+	// bind an address or number for codes, which adds a factor.
+	Freshness Duration `json:"freshness"`
 }
 
 // Lockout governs how failed verifications lock an account. Every Threshold
@@ -185,7 +236,7 @@ func Default() Policy {
 		},
 		TOTP:        TOTP{Algorithm: "SHA1", Digits: 6, Period: 30},
 		BackupCodes: BackupCodes{Count: 10, Length: 10, WarnAt: 3},
-		Sessions:    Sessions{Lifetime: Duration(15 * time.Minute)},
+		Sessions:    Sessions{Lifetime: Duration(15 * time.Minute), Freshness: Duration(10 * time.Minute)},
 		AccessPass: AccessPass{
 			Enabled:         true,
 			MinLifetime:     Duration(time.Hour),
@@ -206,6 +257,13 @@ func Default() Policy {
 		},
 		Bypass:      Bypass{Enabled: true, MaxDuration: Duration(5 * time.Minute)},
 		FraudReport: FraudReport{Block: true},
+		OutOfBand: OutOfBand{Digits: 6, Lifetime: Duration(10 * time.Minute), PerUser: 5,
+			PerDestination: 5, Global: 1000},
+		Notices: Notices{
+			User:            slices.Clone(NoticeTypes),
+			SecurityContact: []string{"bypass.granted", "user.locked", "fraud.reported"},
+			PerHour:         20,
+		},
 	}
 }
 
@@ -237,7 +295,7 @@ func ParseOver(base Policy, doc []byte) (Policy, error) {
 	// A list given as null reads as an empty one, so the document's JSON
 	// form always shows lists as lists.
 	for _, l := range []*[]string{&p.AccessPass.Groups, &p.AccessPass.SelfService.Groups,
-		&p.AccessPass.SelfService.Factors} {
+		&p.AccessPass.SelfService.Factors, &p.Notices.User, &p.Notices.SecurityContact} {
 		if *l == nil {
 			*l = []string{}
 		}
@@ -315,6 +373,23 @@ func (p Policy) Validate() error {
 	}
 
 	p.validatePass(bad)
+	p.validateNotices(bad)
+	o := p.OutOfBand
+	if o.Digits < 6 || o.Digits > 8 {
+		bad("out_of_band.digits is %d; it must be between 6 and 8", o.Digits)
+	}
+	if d := o.Lifetime.Std(); d < time.Minute || d > maxCodeLifetime {
+		bad("out_of_band.lifetime is %s; it must be between 1m and %s", o.Lifetime,
+			Duration(maxCodeLifetime))
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"per_user", o.PerUser}, {"per_destination", o.PerDestination}, {"global", o.Global}} {
+		if f.n < 1 || f.n > 100_000 {
+			bad("out_of_band.%s is %d; it must be between 1 and 100000", f.name, f.n)
+		}
+	}
 	if d := p.Bypass.MaxDuration.Std(); d < time.Minute || d > maxBypassDuration {
 		bad("bypass.max_duration is %s; it must be between 1m and %s", p.Bypass.MaxDuration,
 			Duration(maxBypassDuration))
@@ -323,6 +398,10 @@ func (p Policy) Validate() error {
 	if d := p.Sessions.Lifetime.Std(); d < minSessionLifetime || d > maxSessionLifetime {
 		bad("sessions.lifetime is %s; it must be between %s and %s", p.Sessions.Lifetime,
 			Duration(minSessionLifetime), Duration(maxSessionLifetime))
+	}
+	if d := p.Sessions.Freshness.Std(); d < minFreshness || d > maxFreshness {
+		bad("sessions.freshness is %s; it must be between %s and %s", p.Sessions.Freshness,
+			Duration(minFreshness), Duration(maxFreshness))
 	}
 	return errors.Join(errs...)
 }
@@ -388,12 +467,32 @@ func (p Policy) validatePass(bad func(string, ...any)) {
 	}
 }
 
+func (p Policy) validateNotices(bad func(string, ...any)) {
+	n := p.Notices
+	for field, types := range map[string][]string{"notices.user": n.User,
+		"notices.security_contact": n.SecurityContact} {
+		seen := map[string]bool{}
+		for _, t := range types {
+			if !slices.Contains(NoticeTypes, t) || seen[t] {
+				bad("%s holds %q, which is no notice type or is repeated; the types are %s",
+					field, t, strings.Join(NoticeTypes, ", "))
+			}
+			seen[t] = true
+		}
+	}
+	if n.PerHour < 1 || n.PerHour > 1000 {
+		bad("notices.per_hour is %d; it must be between 1 and 1000", n.PerHour)
+	}
+}
+
 // clone returns a copy of p that shares no slice with it.
 func (p Policy) clone() Policy {
 	c := p
 	c.AccessPass.Groups = slices.Clone(p.AccessPass.Groups)
 	c.AccessPass.SelfService.Groups = slices.Clone(p.AccessPass.SelfService.Groups)
 	c.AccessPass.SelfService.Factors = slices.Clone(p.AccessPass.SelfService.Factors)
+	c.Notices.User = slices.Clone(p.Notices.User)
+	c.Notices.SecurityContact = slices.Clone(p.Notices.SecurityContact)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -132,6 +133,34 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "out-of-band codes and notices",
+			doc: `{"out_of_band": {"email": true, "digits": 8, "lifetime": "5m"},
+			       "notices": {"user": ["backup_code.used"], "security_contact": [], "per_hour": 5},
+			       "sessions": {"freshness": "5m"}}`,
+			want: func(p *Policy) {
+				p.OutOfBand.Email, p.OutOfBand.Digits = true, 8
+				p.OutOfBand.Lifetime = Duration(5 * time.Minute)
+				p.Notices = Notices{User: []string{"backup_code.used"}, SecurityContact: []string{},
+					PerHour: 5}
+				p.Sessions.Freshness = Duration(5 * time.Minute)
+			},
+		},
+		{
+			name: "out-of-band codes and notices out of bounds",
+			doc: `{"out_of_band": {"digits": 9, "lifetime": "11m", "per_user": 0},
+			       "notices": {"user": ["backup_code.usd", "totp.added", "totp.added"], "per_hour": 0},
+			       "sessions": {"freshness": "0s"}}`,
+			wantErr: []string{
+				"out_of_band.digits is 9; it must be between 6 and 8",
+				"out_of_band.lifetime is 11m; it must be between 1m and 10m",
+				"out_of_band.per_user is 0",
+				`notices.user holds "backup_code.usd", which is no notice type`,
+				`notices.user holds "totp.added", which is no notice type or is repeated`,
+				"notices.per_hour is 0",
+				"sessions.freshness is 0s",
+			},
+		},
+		{
 			name: "requests out of bounds",
 			doc:  `{"access_pass": {"requests": {"per_user": 0, "per_source": 1001, "lifetime": "8d"}}}`,
 			wantErr: []string{
@@ -222,19 +251,31 @@ func TestDurationString(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite the defaults block of docs/policy.md")
+
 // TestDefaultsMatchDocs keeps the defaults docs/policy.md shows equal to
-// Default.
+// Default; -update rewrites them.
 func TestDefaultsMatchDocs(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/policy.md")
+	const path = "../../docs/policy.md"
+	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(string(doc), "<!-- policy-defaults:start -->\n```json\n")
-	block, _, ok2 := strings.Cut(block, "```\n<!-- policy-defaults:end -->")
+	head, block, ok := strings.Cut(string(doc), "<!-- policy-defaults:start -->\n```json\n")
+	block, tail, ok2 := strings.Cut(block, "```\n<!-- policy-defaults:end -->")
 	if !ok || !ok2 {
 		t.Fatal("docs/policy.md lacks the policy-defaults block")
 	}
-	if diff := cmp.Diff(string(Default().Marshal())+"\n", block); diff != "" {
+	want := string(Default().Marshal()) + "\n"
+	if *update {
+		doc := head + "<!-- policy-defaults:start -->\n```json\n" + want +
+			"```\n<!-- policy-defaults:end -->" + tail
+		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if diff := cmp.Diff(want, block); diff != "" {
 		t.Errorf("docs/policy.md defaults differ from Default() (-code +docs):\n%s", diff)
 	}
 }
