@@ -28,7 +28,16 @@ const (
 	// ActorAnonymous is a caller who has not proved anything yet, such as
 	// someone signing in.
 	ActorAnonymous ActorKind = "anonymous"
+	// ActorNAS is a RADIUS client (a VPN concentrator, a Wi-Fi controller,
+	// pam_radius_auth) that proved its shared secret. It may ask verify
+	// questions and have codes sent, nothing else.
+	ActorNAS ActorKind = "nas"
 )
+
+// NAS returns the actor for the RADIUS client named name, at address.
+func NAS(name, address string) Actor {
+	return Actor{Kind: ActorNAS, ID: name, Name: address}
+}
 
 // Actor is who asks the service to do something.
 type Actor struct {
@@ -85,6 +94,8 @@ func (a Actor) String() string {
 		return fmt.Sprintf("session:%s (user %s, %s)", a.ID, a.UserName, a.Factor)
 	case ActorAnonymous:
 		return "anonymous"
+	case ActorNAS:
+		return fmt.Sprintf("nas:%s (%s)", a.ID, a.Name)
 	}
 	return "unknown"
 }
@@ -150,6 +161,11 @@ func refusal(a Actor, act Action, subject *store.User) string {
 		return ""
 	case ActorSession:
 		return sessionRefusal(a, act, subject)
+	case ActorNAS:
+		if act == ActVerify || act == ActChallenge {
+			return ""
+		}
+		return "role"
 	case ActorToken:
 	default:
 		return "unknown_actor"
@@ -172,6 +188,8 @@ func describe(a Actor) string {
 		return fmt.Sprintf("a token with role %s", a.Role)
 	case ActorSession:
 		return fmt.Sprintf("a session opened with %s", a.Factor)
+	case ActorNAS:
+		return "a RADIUS client"
 	}
 	return string(a.Kind)
 }

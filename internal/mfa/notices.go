@@ -59,6 +59,8 @@ func actorText(data map[string]any, u store.User) string {
 		return "someone who had not signed in"
 	case ActorSystem:
 		return "mfad itself"
+	case ActorNAS:
+		return fmt.Sprintf("the RADIUS client %q", str(data, "actor_nas"))
 	}
 	return "unknown"
 }

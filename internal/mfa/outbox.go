@@ -75,6 +75,9 @@ func (s *Service) emit(ctx context.Context, tx store.Tx, req Request, typ string
 	if req.Actor.Kind == ActorOperator {
 		body["actor_login"] = req.Actor.ID
 	}
+	if req.Actor.Kind == ActorNAS {
+		body["actor_nas"] = req.Actor.ID
+	}
 	for k, v := range data {
 		body[k] = v
 	}

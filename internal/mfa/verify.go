@@ -100,6 +100,10 @@ type proof struct {
 	code      string
 	shape     codes.Shape
 	challenge string
+	// orTOTP lets a code that does not answer the challenge be checked as
+	// an authenticator code instead, in the same attempt: at a prompt a
+	// person may type either.
+	orTOTP bool
 }
 
 // decide is the decision path behind Verify and SignIn: the code's shape
@@ -263,6 +267,11 @@ func (s *Service) attempt(ctx context.Context, tx store.Tx, req Request, u store
 	switch {
 	case p.challenge != "":
 		err = s.checkChallenge(ctx, tx, u, p.challenge, code, now, pol, v)
+		if err == nil && p.orTOTP && !v.Accepted &&
+			(v.reason == reasonWrongCode || v.reason == reasonNoFactor) {
+			*v = verdict{}
+			err = s.checkTOTP(ctx, tx, u, code, now, v)
+		}
 	case p.shape == codes.Passcode:
 		err = s.checkPasscode(ctx, tx, req, u, code, now, pol, v)
 	default:

@@ -16,7 +16,8 @@
 //   - Single-use state changes are each one conditional statement in the
 //     database, never a read followed by a write: ReserveAttempt,
 //     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.UseAccessPass,
-//     Tx.UseBypass, Tx.DecidePassRequest, Tx.UseChallenge, Tx.RevokeToken
+//     Tx.UseBypass, Tx.DecidePassRequest, Tx.UseChallenge,
+//     Tx.UsePromptState, Tx.RevokeToken
 //     and Tx.RevokeSession. Of any number of concurrent callers, on any
 //     number of processes, at most one sees a given step, confirmation, use,
 //     decision or revocation succeed. Tx.ClaimOutbox and
@@ -329,6 +330,19 @@ type Tx interface {
 	// DeleteChallengesExpiredBefore removes challenges that expired before t
 	// and returns how many it removed.
 	DeleteChallengesExpiredBefore(ctx context.Context, t time.Time) (int, error)
+
+	// CreatePromptState adds the State of an Access-Challenge. ErrConflict
+	// if the ID is taken, ErrNotFound if there is no such user.
+	CreatePromptState(ctx context.Context, p PromptState) error
+	// UsePromptState marks state id used at the given time if, and only if,
+	// it belongs to userID and client, is unused and has not expired, in one
+	// conditional statement, and returns it, used. ok is false when it did
+	// not.
+	UsePromptState(ctx context.Context, id, userID, client string, at time.Time) (
+		p PromptState, ok bool, err error)
+	// DeletePromptStatesExpiredBefore removes states that expired before t
+	// and returns how many it removed.
+	DeletePromptStatesExpiredBefore(ctx context.Context, t time.Time) (int, error)
 
 	// SetDestination sets a user's email address (channel "email") or phone
 	// number ("sms") and when it was verified (zero: not verified).
@@ -687,6 +701,18 @@ type Challenge struct {
 	ExpiresAt   time.Time
 	UsedAt      time.Time
 	VoidedAt    time.Time
+}
+
+// PromptState is the State of a RADIUS Access-Challenge: random, single
+// use, bound to its user and the client it was sent to.
+type PromptState struct {
+	ID        string
+	UserID    string
+	Client    string // the RADIUS client's name
+	Challenge string // the out-of-band challenge whose code answers it, or ""
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
 }
 
 // PolicyDoc is a policy document as stored; package policy gives it meaning.

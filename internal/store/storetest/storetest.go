@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ClaimDeliveriesTogether", testClaimDeliveriesTogether},
 		{"Webhooks", testWebhooks},
 		{"Challenges", testChallenges},
+		{"PromptStates", testPromptStates},
 		{"VoidChallenges", testVoidChallenges},
 		{"ChallengesTogether", testChallengesTogether},
 		{"Destinations", testDestinations},
