@@ -14,6 +14,7 @@ import (
 	"github.com/mfad/mfad/internal/httpapi"
 	"github.com/mfad/mfad/internal/metrics"
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/radius"
 	"github.com/mfad/mfad/internal/web"
 )
 
@@ -74,6 +75,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	rs, udp, err := listenRADIUS(&cfg, svc, a.log, m)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
 	// The sealer, the dispatcher and housekeeping run until the server has
 	// stopped serving, each in its own goroutine.
@@ -83,6 +89,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	background.Go(func() { svc.RunSealer(bg, sealInterval) })
 	background.Go(func() { svc.RunDispatcher(bg, dispatchEvery) })
 	background.Go(func() { housekeep(bg, svc, a.log) })
+	if rs != nil {
+		background.Go(func() {
+			if err := rs.Serve(bg, udp); err != nil {
+				a.log.Error("radius front door stopped", "err", err)
+			}
+		})
+	}
 
 	served := make(chan error, 1)
 	go func() {
@@ -111,8 +124,39 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
+// listenRADIUS opens the RADIUS front door's socket when --radius-addr is
+// set, so that a port in use stops the start, and reports its counts to
+// the metrics.
+func listenRADIUS(cfg *config.Config, svc *mfa.Service, log *slog.Logger, m *metrics.Metrics) (
+	*radius.Server, net.PacketConn, error) {
+	if cfg.RADIUSAddr == "" {
+		return nil, nil, nil
+	}
+	clients, err := cfg.RADIUSClients() // validated already; read again for its secrets
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := radius.New(radius.Config{Service: svc, Logger: log, Clients: clients,
+		Addr: cfg.RADIUSAddr})
+	if err != nil {
+		return nil, nil, fmt.Errorf("radius: %w", err)
+	}
+	conn, err := net.ListenPacket("udp", cfg.RADIUSAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("radius: listen: %w", err)
+	}
+	m.RADIUS(func() (map[string]uint64, uint64, map[string]uint64) {
+		st := rs.Stats()
+		return map[string]uint64{"accept": st.Accepted, "reject": st.Rejected,
+			"challenge": st.Challenged}, st.Duplicates, st.Dropped
+	})
+	log.Info("radius front door listening", "addr", conn.LocalAddr().String(),
+		"clients", len(clients))
+	return rs, conn, nil
+}
+
 // housekeepInterval is how often the server removes expired sessions, rate
-// counters and out-of-band challenges.
+// counters, out-of-band challenges and prompt states.
 const housekeepInterval = 10 * time.Minute
 
 // housekeep removes what has expired until ctx ends. Every replica runs it;
@@ -125,6 +169,7 @@ func housekeep(ctx context.Context, svc *mfa.Service, log *slog.Logger) {
 		{"expired sessions", svc.PurgeSessions},
 		{"rate counters", svc.PurgeRateCounters},
 		{"expired challenges", svc.PurgeChallenges},
+		{"expired prompt states", svc.PurgePromptStates},
 	}
 	tick := time.NewTicker(housekeepInterval)
 	defer tick.Stop()

@@ -38,6 +38,10 @@ type Config struct {
 	// PublicURL is where people reach mfad, for links in notices. When it
 	// is not set, Validate derives it from HTTPAddr.
 	PublicURL string
+	// RADIUSAddr is the UDP address of the RADIUS front door, "" for off;
+	// RADIUSClientsFile the YAML file of its clients.
+	RADIUSAddr        string
+	RADIUSClientsFile string
 
 	// Notices, email and SMS (notices.go). The secrets among them (the
 	// mail server URL, which may hold a password, the SMS webhook's header
@@ -99,6 +103,7 @@ func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
 			"https://mfa.example.com (default: http:// and --http-addr; "+
 			"https:// with --tls-cert)")
 	c.bindNotices(fs, env)
+	c.bindRADIUS(fs, env)
 }
 
 // checkPublicURL returns every problem of an explicit --public-url. Links
@@ -253,6 +258,7 @@ func (c *Config) Validate() error {
 			problems = append(problems, checkPublicURL(c.PublicURL)...)
 		}
 		problems = append(problems, c.checkNotices()...)
+		problems = append(problems, c.checkRADIUS()...)
 	}
 	if len(problems) == 0 {
 		return nil
@@ -315,6 +321,10 @@ func (c *Config) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("http_addr", c.HTTPAddr),
 			slog.Bool("tls", c.TLSCertFile != ""), slog.String("public_url", c.PublicURL))
 		attrs = append(attrs, c.noticeAttrs()...)
+		if c.RADIUSAddr != "" {
+			attrs = append(attrs, slog.String("radius_addr", c.RADIUSAddr),
+				slog.String("radius_clients", c.RADIUSClientsFile))
+		}
 	}
 	return slog.GroupValue(attrs...)
 }

@@ -679,3 +679,58 @@ func TestWebhookSMSHeaders(t *testing.T) {
 			h, headerValue)
 	}
 }
+
+func TestRADIUSSettings(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("clients:\n  - name: vpn\n    address: 10.0.0.0/24\n"+
+		"    secret: \"a secret of sixteen or more\"\n"), 0o600)
+	os.WriteFile(bad, []byte("clients:\n  - name: vpn\n    address: nowhere\n"+
+		"    secret: short-secret\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		bad  []string // what the problems mention; none when valid
+	}{
+		{name: "off", args: nil},
+		{name: "on", args: []string{"--radius-addr", ":1812", "--radius-clients", good}},
+		{name: "no clients", args: []string{"--radius-addr", ":1812"},
+			bad: []string{"--radius-addr needs --radius-clients"}},
+		{name: "clients without the front door", args: []string{"--radius-clients", good},
+			bad: []string{"--radius-clients is set but --radius-addr is not"}},
+		{name: "bad address", args: []string{"--radius-addr", "1812", "--radius-clients", good},
+			bad: []string{`--radius-addr "1812" is not host:port`}},
+		{name: "every problem of the file",
+			args: []string{"--radius-addr", ":1812", "--radius-clients", bad},
+			bad:  []string{"--radius-clients " + bad, "nowhere", "shorter than 16"}},
+		{name: "no such file",
+			args: []string{"--radius-addr", ":1812", "--radius-clients", dir + "/none.yaml"},
+			bad:  []string{"none.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, nil, true, tt.args...)
+			if len(tt.bad) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				if cl, err := c.RADIUSClients(); err != nil || (c.RADIUSAddr != "") != (len(cl) == 1) {
+					t.Errorf("RADIUSClients() = %d clients, %v", len(cl), err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want problems")
+			}
+			for _, want := range tt.bad {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate() = %q, want it to mention %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "short-secret") {
+				t.Errorf("Validate() = %q, shows a secret", err)
+			}
+		})
+	}
+}

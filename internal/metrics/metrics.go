@@ -64,3 +64,42 @@ func (m *Metrics) Lockout() { m.lockouts.Inc() }
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
+
+// RADIUS reports the counts of a RADIUS front door, read when /metrics is
+// scraped: requests by outcome, retransmissions answered from the cache,
+// and packets dropped without an answer, by reason.
+func (m *Metrics) RADIUS(stats func() (answered map[string]uint64, duplicates uint64,
+	dropped map[string]uint64)) {
+	m.reg.MustRegister(&radiusCollector{stats: stats})
+}
+
+var (
+	radiusAnswered = prometheus.NewDesc("mfad_radius_responses_total",
+		"RADIUS responses sent, by code (accept, reject, challenge).", []string{"code"}, nil)
+	radiusDuplicates = prometheus.NewDesc("mfad_radius_retransmissions_total",
+		"RADIUS retransmissions answered from the cache.", nil, nil)
+	radiusDropped = prometheus.NewDesc("mfad_radius_dropped_total",
+		"RADIUS packets discarded without an answer, by reason.", []string{"reason"}, nil)
+)
+
+type radiusCollector struct {
+	stats func() (map[string]uint64, uint64, map[string]uint64)
+}
+
+func (c *radiusCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- radiusAnswered
+	ch <- radiusDuplicates
+	ch <- radiusDropped
+}
+
+func (c *radiusCollector) Collect(ch chan<- prometheus.Metric) {
+	answered, dup, dropped := c.stats()
+	for code, n := range answered {
+		ch <- prometheus.MustNewConstMetric(radiusAnswered, prometheus.CounterValue, float64(n), code)
+	}
+	ch <- prometheus.MustNewConstMetric(radiusDuplicates, prometheus.CounterValue, float64(dup))
+	for reason, n := range dropped {
+		ch <- prometheus.MustNewConstMetric(radiusDropped, prometheus.CounterValue, float64(n),
+			reason)
+	}
+}
