@@ -146,6 +146,9 @@ func addNotifiers(mc *mfa.Config, cfg *config.Config, log *slog.Logger) error {
 	if mc.SMS, err = cfg.SMS(); err != nil {
 		return fmt.Errorf("sms gateway: %w", err)
 	}
+	if rpID, origins := cfg.WebAuthn(); rpID != "" {
+		mc.WebAuthn = &mfa.WebAuthnConfig{RPID: rpID, RPName: cfg.Issuer, Origins: origins}
+	}
 	if mc.Templates, err = cfg.Templates(); err != nil {
 		return fmt.Errorf("notice templates: %w", err)
 	}

@@ -42,6 +42,10 @@ type Config struct {
 	// RADIUSClientsFile the YAML file of its clients.
 	RADIUSAddr        string
 	RADIUSClientsFile string
+	// WebAuthnRPID and WebAuthnOrigins name the relying party of security
+	// keys and passkeys; empty, they follow PublicURL.
+	WebAuthnRPID    string
+	WebAuthnOrigins string
 
 	// Notices, email and SMS (notices.go). The secrets among them (the
 	// mail server URL, which may hold a password, the SMS webhook's header
@@ -104,6 +108,7 @@ func (c *Config) BindServer(fs *flag.FlagSet, env Env) {
 			"https:// with --tls-cert)")
 	c.bindNotices(fs, env)
 	c.bindRADIUS(fs, env)
+	c.bindWebAuthn(fs, env)
 }
 
 // checkPublicURL returns every problem of an explicit --public-url. Links
@@ -259,6 +264,7 @@ func (c *Config) Validate() error {
 		}
 		problems = append(problems, c.checkNotices()...)
 		problems = append(problems, c.checkRADIUS()...)
+		problems = append(problems, c.checkWebAuthn()...)
 	}
 	if len(problems) == 0 {
 		return nil
@@ -324,6 +330,10 @@ func (c *Config) LogValue() slog.Value {
 		if c.RADIUSAddr != "" {
 			attrs = append(attrs, slog.String("radius_addr", c.RADIUSAddr),
 				slog.String("radius_clients", c.RADIUSClientsFile))
+		}
+		if rpID, origins := c.WebAuthn(); rpID != "" {
+			attrs = append(attrs, slog.String("webauthn_rp_id", rpID),
+				slog.String("webauthn_origins", strings.Join(origins, ",")))
 		}
 	}
 	return slog.GroupValue(attrs...)

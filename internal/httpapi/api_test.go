@@ -725,7 +725,8 @@ func TestPolicy(t *testing.T) {
   },
   "sessions": {
     "lifetime": "15m",
-    "freshness": "10m"
+    "freshness": "10m",
+    "idle": "15m"
   },
   "access_pass": {
     "enabled": true,
@@ -773,6 +774,8 @@ func TestPolicy(t *testing.T) {
     "user": [
       "totp.added",
       "totp.removed",
+      "webauthn.added",
+      "webauthn.removed",
       "email.changed",
       "phone.changed",
       "backup_codes.generated",

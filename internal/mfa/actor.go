@@ -3,6 +3,8 @@ package mfa
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
@@ -28,6 +30,11 @@ const (
 	// ActorAnonymous is a caller who has not proved anything yet, such as
 	// someone signing in.
 	ActorAnonymous ActorKind = "anonymous"
+	// ActorStaff is a member of staff signed in to the web console: a
+	// session of a user who holds roles, opened with an everyday factor.
+	// It acts with the user's roles, tiered as a token bound to the user
+	// would be.
+	ActorStaff ActorKind = "staff"
 	// ActorNAS is a RADIUS client (a VPN concentrator, a Wi-Fi controller,
 	// pam_radius_auth) that proved its shared secret. It may ask verify
 	// questions and have codes sent, nothing else.
@@ -55,6 +62,17 @@ type Actor struct {
 	// "backup_code", and VerifiedAt when it was proved.
 	Factor     string
 	VerifiedAt time.Time
+
+	// Roles are a staff actor's roles.
+	Roles []Role
+}
+
+// holds reports whether the actor acts with role r.
+func (a Actor) holds(r Role) bool {
+	if a.Kind == ActorStaff {
+		return slices.Contains(a.Roles, r)
+	}
+	return a.Kind == ActorToken && a.Role == r
 }
 
 // key identifies the person behind an actor, so that a second approver can
@@ -96,6 +114,13 @@ func (a Actor) String() string {
 		return "anonymous"
 	case ActorNAS:
 		return fmt.Sprintf("nas:%s (%s)", a.ID, a.Name)
+	case ActorStaff:
+		names := make([]string, len(a.Roles))
+		for i, r := range a.Roles {
+			names[i] = string(r)
+		}
+		return fmt.Sprintf("staff:%s (session %s, %s)", a.UserName, a.ID,
+			strings.Join(names, ","))
 	}
 	return "unknown"
 }
@@ -166,6 +191,8 @@ func refusal(a Actor, act Action, subject *store.User) string {
 			return ""
 		}
 		return "role"
+	case ActorStaff:
+		return staffRefusal(a, act, subject)
 	case ActorToken:
 	default:
 		return "unknown_actor"
@@ -182,6 +209,25 @@ func refusal(a Actor, act Action, subject *store.User) string {
 	return ""
 }
 
+// staffRefusal decides for a staff actor: allowed when one of its roles
+// allows the action and, for a tiered action, lets it act on subject.
+func staffRefusal(a Actor, act Action, subject *store.User) string {
+	reason := "role"
+	for _, r := range a.Roles {
+		if !Allowed(r, act) {
+			continue
+		}
+		if subject == nil || !Tiered(act) || mayActOn(r, a.UserID, *subject) {
+			return ""
+		}
+		reason = "tier"
+		if a.UserID == subject.ID {
+			reason = "own_account"
+		}
+	}
+	return reason
+}
+
 func describe(a Actor) string {
 	switch a.Kind {
 	case ActorToken:
@@ -190,6 +236,8 @@ func describe(a Actor) string {
 		return fmt.Sprintf("a session opened with %s", a.Factor)
 	case ActorNAS:
 		return "a RADIUS client"
+	case ActorStaff:
+		return "staff signed in to the console"
 	}
 	return string(a.Kind)
 }

@@ -61,6 +61,8 @@ func actorText(data map[string]any, u store.User) string {
 		return "mfad itself"
 	case ActorNAS:
 		return fmt.Sprintf("the RADIUS client %q", str(data, "actor_nas"))
+	case ActorStaff:
+		return fmt.Sprintf("%s (in the admin console)", str(data, "actor_user"))
 	}
 	return "unknown"
 }

@@ -31,6 +31,8 @@ const (
 
 	EventTOTPAdded    = "totp.added"
 	EventTOTPRemoved  = "totp.removed"
+	EventKeyAdded     = "webauthn.added"
+	EventKeyRemoved   = "webauthn.removed"
 	EventEmailChanged = "email.changed"
 	EventPhoneChanged = "phone.changed"
 	EventLocked       = "user.locked"
@@ -40,7 +42,8 @@ const (
 
 // EventTypes lists every type of outbox event, for webhook filters.
 var EventTypes = []string{
-	EventTOTPAdded, EventTOTPRemoved, EventEmailChanged, EventPhoneChanged,
+	EventTOTPAdded, EventTOTPRemoved, EventKeyAdded, EventKeyRemoved,
+	EventEmailChanged, EventPhoneChanged,
 	EventCodesGenerated, EventCodesDeleted, EventCodeUsed, EventCodesLow, EventCodesExhausted,
 	EventPassIssued, EventPassUsed, EventPassRevoked, EventPassRequested,
 	EventPassApprovalPending, EventPassRequestDenied,

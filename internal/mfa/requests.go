@@ -360,7 +360,7 @@ func (s *Service) approveStaff(ctx context.Context, req Request, r store.PassReq
 		return PassIssue{}, s.refusePolicy(ctx, req, ActPassIssue, u, "same_approver",
 			"a second admin, not the one who issued the pass, must approve it")
 	}
-	if req.Actor.Kind != ActorOperator && req.Actor.Role != RoleAdmin {
+	if req.Actor.Kind != ActorOperator && !req.Actor.holds(RoleAdmin) {
 		return PassIssue{}, s.refusePolicy(ctx, req, ActPassIssue, u, "second_approver_role",
 			"only an admin may be the second approver of a pass")
 	}

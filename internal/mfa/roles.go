@@ -45,38 +45,42 @@ type Action string
 
 // Actions the roles table governs.
 const (
-	ActUserRead    Action = "user.read"
-	ActUserCreate  Action = "user.create"
-	ActUserUpdate  Action = "user.update"
-	ActUserRoles   Action = "user.roles"
-	ActUnlock      Action = "user.unlock"
-	ActGroupRead   Action = "group.read"
-	ActGroupManage Action = "group.manage"
-	ActTokenManage Action = "token.manage"
-	ActTOTPRead    Action = "totp.read"
-	ActTOTPEnroll  Action = "totp.enroll"
-	ActTOTPDelete  Action = "totp.delete"
-	ActCodesRead   Action = "backup_codes.read"
-	ActCodesMake   Action = "backup_codes.generate"
-	ActCodesDelete Action = "backup_codes.delete"
-	ActPassRead    Action = "access_pass.read"
-	ActPassIssue   Action = "access_pass.issue"
-	ActPassRevoke  Action = "access_pass.revoke"
-	ActPassQueue   Action = "access_pass.requests"
-	ActBypassRead  Action = "bypass.read"
-	ActBypassGrant Action = "bypass.grant"
-	ActBypassEnd   Action = "bypass.revoke"
-	ActFraudReport Action = "fraud.report"
-	ActFraudClear  Action = "fraud.clear"
-	ActDestBind    Action = "destination.bind"
-	ActDestRemove  Action = "destination.remove"
-	ActWebhook     Action = "webhook.manage"
-	ActChallenge   Action = "challenge.send"
-	ActVerify      Action = "verify"
-	ActAuditRead   Action = "audit.read"
-	ActPolicyRead  Action = "policy.read"
-	ActPolicyWrite Action = "policy.write"
-	ActKeysRotate  Action = "keys.rotate"
+	ActUserRead     Action = "user.read"
+	ActUserCreate   Action = "user.create"
+	ActUserUpdate   Action = "user.update"
+	ActUserRoles    Action = "user.roles"
+	ActUnlock       Action = "user.unlock"
+	ActGroupRead    Action = "group.read"
+	ActGroupManage  Action = "group.manage"
+	ActTokenManage  Action = "token.manage"
+	ActTOTPRead     Action = "totp.read"
+	ActTOTPEnroll   Action = "totp.enroll"
+	ActTOTPDelete   Action = "totp.delete"
+	ActKeyRead      Action = "webauthn.read"
+	ActKeyEnroll    Action = "webauthn.enroll"
+	ActKeyDelete    Action = "webauthn.delete"
+	ActActivityRead Action = "activity.read"
+	ActCodesRead    Action = "backup_codes.read"
+	ActCodesMake    Action = "backup_codes.generate"
+	ActCodesDelete  Action = "backup_codes.delete"
+	ActPassRead     Action = "access_pass.read"
+	ActPassIssue    Action = "access_pass.issue"
+	ActPassRevoke   Action = "access_pass.revoke"
+	ActPassQueue    Action = "access_pass.requests"
+	ActBypassRead   Action = "bypass.read"
+	ActBypassGrant  Action = "bypass.grant"
+	ActBypassEnd    Action = "bypass.revoke"
+	ActFraudReport  Action = "fraud.report"
+	ActFraudClear   Action = "fraud.clear"
+	ActDestBind     Action = "destination.bind"
+	ActDestRemove   Action = "destination.remove"
+	ActWebhook      Action = "webhook.manage"
+	ActChallenge    Action = "challenge.send"
+	ActVerify       Action = "verify"
+	ActAuditRead    Action = "audit.read"
+	ActPolicyRead   Action = "policy.read"
+	ActPolicyWrite  Action = "policy.write"
+	ActKeysRotate   Action = "keys.rotate"
 )
 
 // permission says which roles may take an action, and whether the action on
@@ -107,12 +111,17 @@ var permissions = map[Action]permission{
 	ActTOTPRead:    {roles: staff},
 	ActTOTPEnroll:  {roles: managers, tiered: true},
 	ActTOTPDelete:  {roles: managers, tiered: true},
-	ActCodesRead:   {roles: staff},
-	ActCodesMake:   {roles: staff, tiered: true},
-	ActCodesDelete: {roles: staff, tiered: true},
-	ActPassRead:    {roles: staff},
-	ActPassIssue:   {roles: staff, tiered: true},
-	ActPassRevoke:  {roles: staff, tiered: true},
+	ActKeyRead:     {roles: staff},
+	ActKeyEnroll:   {roles: managers, tiered: true},
+	ActKeyDelete:   {roles: managers, tiered: true},
+	// A user's recent sign-ins and changes, on their page.
+	ActActivityRead: {roles: staff},
+	ActCodesRead:    {roles: staff},
+	ActCodesMake:    {roles: staff, tiered: true},
+	ActCodesDelete:  {roles: staff, tiered: true},
+	ActPassRead:     {roles: staff},
+	ActPassIssue:    {roles: staff, tiered: true},
+	ActPassRevoke:   {roles: staff, tiered: true},
 	// Staff list the queue and decide; approving is issuing, so it is
 	// tiered as ActPassIssue is on the request's user.
 	ActPassQueue:   {roles: staff},

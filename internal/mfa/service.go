@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/mfad/mfad/internal/audit"
 	"github.com/mfad/mfad/internal/keyring"
 	"github.com/mfad/mfad/internal/notify"
@@ -55,6 +57,9 @@ type Config struct {
 	WebhookClient *http.Client
 	// SecurityContact is an address told of the events the policy names.
 	SecurityContact string
+	// WebAuthn names the relying party for security keys and passkeys;
+	// nil leaves them off.
+	WebAuthn *WebAuthnConfig
 }
 
 // Mailer sends an email. *notify.SMTP is one.
@@ -74,6 +79,7 @@ type Service struct {
 	// publicURL has no trailing slash.
 	publicURL string
 
+	webauthn        *webauthn.WebAuthn // nil: security keys are off
 	mailer          Mailer
 	templates       *notify.Templates
 	sms             notify.SMS
@@ -154,6 +160,11 @@ func New(cfg Config) (*Service, error) {
 			}}
 	}
 	s.codes = make(chan codeJob, codeQueue)
+	rp, err := newRelyingParty(cfg.WebAuthn, s.issuer)
+	if err != nil {
+		return nil, err
+	}
+	s.webauthn = rp
 	s.sleep = sleepCtx
 	owner, err := s.newID()
 	if err != nil {

@@ -87,19 +87,23 @@ func FactorClass(factor string) string {
 // also needs what the policy asks (see passSelfRefusal): a session of a
 // qualifying class, opened recently enough.
 var selfService = map[Action]selfRule{
-	ActUserRead:    anySession,
-	ActTOTPRead:    anySession,
-	ActTOTPEnroll:  recoveryToo,
-	ActTOTPDelete:  notRecovery,
-	ActCodesRead:   anySession,
-	ActCodesMake:   recoveryToo,
-	ActCodesDelete: notRecovery,
-	ActPassRead:    anySession,
-	ActPassRevoke:  anySession,
-	ActPassIssue:   notRecovery,
-	ActFraudReport: anySession,
-	ActDestBind:    notRecovery,
-	ActDestRemove:  notRecovery,
+	ActUserRead:     anySession,
+	ActTOTPRead:     anySession,
+	ActTOTPEnroll:   recoveryToo,
+	ActTOTPDelete:   notRecovery,
+	ActKeyRead:      anySession,
+	ActKeyEnroll:    recoveryToo,
+	ActKeyDelete:    notRecovery,
+	ActActivityRead: anySession,
+	ActCodesRead:    anySession,
+	ActCodesMake:    recoveryToo,
+	ActCodesDelete:  notRecovery,
+	ActPassRead:     anySession,
+	ActPassRevoke:   anySession,
+	ActPassIssue:    notRecovery,
+	ActFraudReport:  anySession,
+	ActDestBind:     notRecovery,
+	ActDestRemove:   notRecovery,
 }
 
 // SelfService reports whether a session may take act on its own account at
@@ -162,7 +166,7 @@ func (s *Service) openSession(ctx context.Context, req Request, out *Session) ac
 		}
 		now := s.now()
 		sess := store.Session{ID: id, UserID: u.ID, Hash: hash, KeyID: keyID, Factor: v.Factor,
-			Source: req.Source, VerifiedAt: now, CreatedAt: now,
+			Source: req.Source, VerifiedAt: now, CreatedAt: now, LastSeenAt: now,
 			ExpiresAt: now.Add(pol.Sessions.Lifetime.Std())}
 		if !v.notAfter.IsZero() && v.notAfter.Before(sess.ExpiresAt) {
 			sess.ExpiresAt = v.notAfter
@@ -215,8 +219,54 @@ func (s *Service) authenticateSession(ctx context.Context, token string) (Actor,
 	if u.Disabled || !u.BlockedAt.IsZero() {
 		return Actor{}, fail
 	}
+	pol, err := s.userPolicy(ctx, s.store, u)
+	if err != nil {
+		return Actor{}, err
+	}
+	now := s.now()
+	if !now.Before(sess.LastSeenAt.Add(pol.Sessions.Idle.Std())) {
+		return Actor{}, fail
+	}
+	// Note the use, at most once a minute, so a busy session costs few
+	// writes and an idle one ends on time.
+	if err := s.store.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.TouchSession(ctx, sess.ID, now, time.Minute)
+		return err
+	}); err != nil {
+		return Actor{}, fmt.Errorf("touch session: %w", err)
+	}
 	return Actor{Kind: ActorSession, ID: sess.ID, UserID: u.ID, UserName: u.Name,
 		Factor: sess.Factor, VerifiedAt: sess.VerifiedAt}, nil
+}
+
+// StaffActor turns the session of a user who holds staff roles into the
+// actor of the web console, with those roles. Only a session opened with
+// an everyday factor (an authenticator app or a security key) qualifies: a
+// backup code, a pass or an emailed code opens no staff powers, whoever
+// holds it. The user's roles are read again each time, so losing a role
+// takes effect at once.
+func (s *Service) StaffActor(ctx context.Context, sess Actor) (Actor, error) {
+	if sess.Kind != ActorSession {
+		return Actor{}, forbidden("the console needs a signed-in session")
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return Actor{}, fmt.Errorf("load user: %w", err)
+	}
+	if len(u.Roles) == 0 {
+		return Actor{}, forbidden("%s holds no staff role", u.Name)
+	}
+	if limitedSession(sess.Factor) {
+		return Actor{}, forbidden("the console needs a sign-in with an authenticator app or "+
+			"a security key, not with %s", strings.ReplaceAll(sess.Factor, "_", " "))
+	}
+	a := sess
+	a.Kind = ActorStaff
+	a.Roles = make([]Role, len(u.Roles))
+	for i, r := range u.Roles {
+		a.Roles[i] = Role(r)
+	}
+	return a, nil
 }
 
 // SessionUser returns the name of the user req's session belongs to. It

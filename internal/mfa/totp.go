@@ -257,6 +257,11 @@ func (s *Service) DeleteTOTP(ctx context.Context, req Request, user, id string) 
 	if err != nil {
 		return err
 	}
+	if c, err := findTOTP(ctx, s.store, u, id); err == nil && c.Confirmed {
+		if err := s.checkLastStrong(ctx, req, u, "totp", id); err != nil {
+			return err
+		}
+	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		c, err := findTOTP(ctx, tx, u, id)
 		if err != nil {

@@ -21,7 +21,7 @@ var noticeTypes = []string{
 	"access_pass.requested", "access_pass.approval_pending", "access_pass.request_denied",
 	"bypass.granted", "bypass.used", "bypass.revoked",
 	"fraud.reported", "fraud.cleared",
-	"totp.added", "totp.removed",
+	"totp.added", "totp.removed", "webauthn.added", "webauthn.removed",
 	"user.locked", "user.unlocked",
 	"code.replayed", "email.changed", "phone.changed",
 }
@@ -205,7 +205,7 @@ func TestRenderEscapesHTML(t *testing.T) {
 
 func TestRenderDefaults(t *testing.T) {
 	tpl := loadTemplates(t, "")
-	subject, text, _, err := tpl.Render(Notice{Type: "webauthn.added"})
+	subject, text, _, err := tpl.Render(Notice{Type: "some.future_event"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,7 @@ func Strictest(ps ...Policy) Policy {
 		out.BackupCodes = strictCodes(out.BackupCodes, p.BackupCodes)
 		out.Sessions.Lifetime = min(out.Sessions.Lifetime, p.Sessions.Lifetime)
 		out.Sessions.Freshness = min(out.Sessions.Freshness, p.Sessions.Freshness)
+		out.Sessions.Idle = min(out.Sessions.Idle, p.Sessions.Idle)
 		out.AccessPass = strictPass(out.AccessPass, p.AccessPass)
 		out.Bypass.Enabled = out.Bypass.Enabled && p.Bypass.Enabled
 		out.Bypass.MaxDuration = min(out.Bypass.MaxDuration, p.Bypass.MaxDuration)

@@ -101,7 +101,8 @@ type Notices struct {
 // NoticeTypes lists every event type a notice can be sent for, in the order
 // a person would read them.
 var NoticeTypes = []string{
-	"totp.added", "totp.removed", "email.changed", "phone.changed",
+	"totp.added", "totp.removed", "webauthn.added", "webauthn.removed",
+	"email.changed", "phone.changed",
 	"backup_codes.generated", "backup_codes.deleted", "backup_code.used",
 	"backup_codes.low", "backup_codes.exhausted",
 	"access_pass.issued", "access_pass.used", "access_pass.revoked",
@@ -201,8 +202,12 @@ type BackupCodes struct {
 type Sessions struct {
 	Lifetime Duration `json:"lifetime"`
 	// Freshness is how recently a session must have proved its factor to
-	// bind an address or number for codes, which adds a factor.
+	// bind an address or number for codes, or to remove a user's last
+	// authenticator or security key.
 	Freshness Duration `json:"freshness"`
+	// Idle ends a session that has not been used for this long, before its
+	// lifetime is up.
+	Idle Duration `json:"idle"`
 }
 
 // Lockout governs how failed verifications lock an account. Every Threshold
@@ -236,7 +241,8 @@ func Default() Policy {
 		},
 		TOTP:        TOTP{Algorithm: "SHA1", Digits: 6, Period: 30},
 		BackupCodes: BackupCodes{Count: 10, Length: 10, WarnAt: 3},
-		Sessions:    Sessions{Lifetime: Duration(15 * time.Minute), Freshness: Duration(10 * time.Minute)},
+		Sessions: Sessions{Lifetime: Duration(15 * time.Minute), Freshness: Duration(10 * time.Minute),
+			Idle: Duration(15 * time.Minute)},
 		AccessPass: AccessPass{
 			Enabled:         true,
 			MinLifetime:     Duration(time.Hour),
@@ -397,6 +403,10 @@ func (p Policy) Validate() error {
 
 	if d := p.Sessions.Lifetime.Std(); d < minSessionLifetime || d > maxSessionLifetime {
 		bad("sessions.lifetime is %s; it must be between %s and %s", p.Sessions.Lifetime,
+			Duration(minSessionLifetime), Duration(maxSessionLifetime))
+	}
+	if d := p.Sessions.Idle.Std(); d < minSessionLifetime || d > maxSessionLifetime {
+		bad("sessions.idle is %s; it must be between %s and %s", p.Sessions.Idle,
 			Duration(minSessionLifetime), Duration(maxSessionLifetime))
 	}
 	if d := p.Sessions.Freshness.Std(); d < minFreshness || d > maxFreshness {

@@ -17,7 +17,8 @@
 //     database, never a read followed by a write: ReserveAttempt,
 //     Tx.UseTOTPStep, Tx.ConfirmTOTP, Tx.UseBackupCode, Tx.UseAccessPass,
 //     Tx.UseBypass, Tx.DecidePassRequest, Tx.UseChallenge,
-//     Tx.UsePromptState, Tx.RevokeToken
+//     Tx.UsePromptState, Tx.UseCeremony, Tx.UseWebAuthnCredential,
+//     Tx.RevokeToken
 //     and Tx.RevokeSession. Of any number of concurrent callers, on any
 //     number of processes, at most one sees a given step, confirmation, use,
 //     decision or revocation succeed. Tx.ClaimOutbox and
@@ -159,6 +160,14 @@ type Reader interface {
 	// whatever its state.
 	Challenge(ctx context.Context, id string) (Challenge, error)
 
+	// WebAuthnCredentials returns a user's security keys and passkeys,
+	// ordered by creation time.
+	WebAuthnCredentials(ctx context.Context, userID string) ([]WebAuthnCredential, error)
+	// WebAuthnCredentialByCredentialID returns the credential with the
+	// given WebAuthn credential ID, of any user.
+	WebAuthnCredentialByCredentialID(ctx context.Context, credentialID []byte) (
+		WebAuthnCredential, error)
+
 	// Policy returns the policy document stored for scope.
 	Policy(ctx context.Context, scope string) (PolicyDoc, error)
 	// ListPolicies returns every stored policy document ordered by scope.
@@ -268,13 +277,19 @@ type Tx interface {
 	// has none that is unused and not revoked.
 	RevokeBypass(ctx context.Context, userID string, at time.Time) error
 
-	// CreateSession adds a self-service session. ErrConflict if the ID is
-	// taken, ErrNotFound if there is no such user.
+	// CreateSession adds a self-service session; a zero LastSeenAt is
+	// stored as CreatedAt. ErrConflict if the ID is taken, ErrNotFound if
+	// there is no such user.
 	CreateSession(ctx context.Context, s Session) error
 	// RevokeSession marks a session revoked at the given time, in one
 	// conditional statement. ErrNotFound if there is no such session or it
 	// is already revoked.
 	RevokeSession(ctx context.Context, id string, at time.Time) error
+	// TouchSession records that a session was used at the given time, if
+	// it was last seen at or before at minus every, in one statement, so that a
+	// busy session is written at most once per every. It reports whether it
+	// wrote.
+	TouchSession(ctx context.Context, id string, at time.Time, every time.Duration) (bool, error)
 	// DeleteSessionsExpiredBefore removes sessions that expired before t and
 	// returns how many it removed.
 	DeleteSessionsExpiredBefore(ctx context.Context, t time.Time) (int, error)
@@ -330,6 +345,39 @@ type Tx interface {
 	// DeleteChallengesExpiredBefore removes challenges that expired before t
 	// and returns how many it removed.
 	DeleteChallengesExpiredBefore(ctx context.Context, t time.Time) (int, error)
+
+	// CreateWebAuthnCredential adds a credential. ErrConflict if the ID or
+	// the credential ID is taken, or the user already has one with that
+	// name; ErrNotFound if there is no such user.
+	CreateWebAuthnCredential(ctx context.Context, c WebAuthnCredential) error
+	// UseWebAuthnCredential records a sign-in with credential id: its new
+	// signature counter, its data and the time, if, and only if, the
+	// counter grew, or both the old and the new counter are zero (an
+	// authenticator that keeps none), in one conditional statement. It
+	// reports whether it did; false means a counter that did not grow,
+	// the mark of a cloned authenticator.
+	UseWebAuthnCredential(ctx context.Context, id string, signCount uint32, data []byte,
+		at time.Time) (bool, error)
+	// RenameFactor renames a user's authenticator (kind "totp") or
+	// security key ("webauthn"). ErrNotFound if the user has none with that
+	// ID, ErrConflict if the name is taken among the user's factors of that
+	// kind.
+	RenameFactor(ctx context.Context, userID, kind, id, name string) error
+	// DeleteWebAuthnCredential removes one of a user's credentials.
+	// ErrNotFound if the user has none with that ID.
+	DeleteWebAuthnCredential(ctx context.Context, userID, id string) error
+
+	// CreateCeremony stores the server side of a WebAuthn registration or
+	// sign-in. ErrConflict if the ID is taken, ErrNotFound if UserID is set
+	// and there is no such user.
+	CreateCeremony(ctx context.Context, c Ceremony) error
+	// UseCeremony marks ceremony id used at the given time if, and only if,
+	// it is unused and not expired, in one conditional statement, and
+	// returns it. ok is false when it did not: a challenge answers once.
+	UseCeremony(ctx context.Context, id string, at time.Time) (c Ceremony, ok bool, err error)
+	// DeleteCeremoniesExpiredBefore removes ceremonies that expired before t
+	// and returns how many it removed.
+	DeleteCeremoniesExpiredBefore(ctx context.Context, t time.Time) (int, error)
 
 	// CreatePromptState adds the State of an Access-Challenge. ErrConflict
 	// if the ID is taken, ErrNotFound if there is no such user.
@@ -615,6 +663,34 @@ type Session struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	RevokedAt  time.Time
+	LastSeenAt time.Time // when it was last used (TouchSession); CreatedAt before
+}
+
+// WebAuthnCredential is a security key or passkey of a user. Data holds the
+// library's view of it (public key, flags, counter, transports) as JSON;
+// the store reads nothing in it.
+type WebAuthnCredential struct {
+	ID           string // mfad's ID
+	UserID       string
+	CredentialID []byte // the authenticator's credential ID, unique
+	Name         string // unique per user
+	Data         []byte
+	SignCount    uint32
+	Discoverable bool // a passkey (resident key), not only a second factor
+	CreatedAt    time.Time
+	LastUsedAt   time.Time
+}
+
+// Ceremony is the server side of one WebAuthn registration or sign-in: the
+// challenge it sent, kept until it is answered once or expires.
+type Ceremony struct {
+	ID        string
+	UserID    string // "" for a sign-in with a passkey, where the user is not known yet
+	Kind      string // "register" or "login"
+	Data      []byte // the library's session data, as JSON
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
 }
 
 // OutboxEvent is an event waiting for delivery by email, webhook and the

@@ -247,6 +247,160 @@ func TestMigrateNotifications(t *testing.T) {
 	}
 }
 
+// TestMigrateWebAuthn checks that migration 6 gives the sessions opened
+// before it a last use at their creation.
+func TestMigrateWebAuthn(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := t.Context()
+			url := e.url(t)
+			old, err := sqlstore.OpenAt(ctx, url, 5)
+			if err != nil {
+				t.Fatalf("OpenAt(5) = %v", err)
+			}
+			if v, err := old.SchemaVersion(ctx); err != nil || v != 5 {
+				t.Fatalf("SchemaVersion() = %d, %v, want 5", v, err)
+			}
+			err = old.Update(ctx, func(tx store.Tx) error {
+				return tx.CreateUser(ctx, store.User{ID: "u1", Name: "alice"})
+			})
+			if err != nil {
+				t.Fatalf("CreateUser() at version 5 = %v", err)
+			}
+			raw := rawDB(t, e, url)
+			created := map[string]int64{"x1": 1_700_000_000_000, "x2": 1_700_000_060_000}
+			for id, at := range created {
+				_, err := raw.ExecContext(ctx, `INSERT INTO sessions (id, user_id, hash, key_id,
+						factor, source, verified_at, created_at, expires_at)
+					VALUES ($1, 'u1', $2, 'k1', 'totp', '192.0.2.7', $3, $3, $4)`,
+					id, []byte("h"), at, at+15*60_000)
+				if err != nil {
+					t.Fatalf("insert session %s at version 5: %v", id, err)
+				}
+			}
+			old.Close()
+
+			db := open(t, url)
+			for id, at := range created {
+				s, err := db.Session(ctx, id)
+				want := time.UnixMilli(at).UTC()
+				if err != nil || !s.CreatedAt.Equal(want) || !s.LastSeenAt.Equal(want) {
+					t.Errorf("Session(%s) after migrating = %+v, %v; want created and last "+
+						"seen at %v", id, s, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDeleteUserCascades checks that a user's security keys and ceremonies
+// go with the user, and that a ceremony of no user stays.
+func TestDeleteUserCascades(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := t.Context()
+			url := e.url(t)
+			db := open(t, url)
+			at := time.UnixMilli(1_700_000_000_000)
+			err := db.Update(ctx, func(tx store.Tx) error {
+				for _, u := range []store.User{{ID: "u1", Name: "alice"}, {ID: "u2", Name: "bob"}} {
+					if err := tx.CreateUser(ctx, u); err != nil {
+						return err
+					}
+				}
+				for _, c := range []store.WebAuthnCredential{
+					{ID: "k1", UserID: "u1", CredentialID: []byte{1}, Name: "key", CreatedAt: at},
+					{ID: "k2", UserID: "u2", CredentialID: []byte{2}, Name: "key", CreatedAt: at},
+				} {
+					if err := tx.CreateWebAuthnCredential(ctx, c); err != nil {
+						return err
+					}
+				}
+				for _, c := range []store.Ceremony{{ID: "c1", UserID: "u1"}, {ID: "c2"},
+					{ID: "c3", UserID: "u2"}} {
+					c.Kind, c.CreatedAt, c.ExpiresAt = "login", at, at.Add(time.Hour)
+					if err := tx.CreateCeremony(ctx, c); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Update(create) = %v", err)
+			}
+
+			raw := rawDB(t, e, url)
+			if e.name == "sqlite" {
+				raw.SetMaxOpenConns(1) // keep the pragma's connection
+				if _, err := raw.ExecContext(ctx, `PRAGMA foreign_keys = ON`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := raw.ExecContext(ctx, `DELETE FROM users WHERE id = 'u1'`); err != nil {
+				t.Fatalf("delete user: %v", err)
+			}
+
+			if cs, err := db.WebAuthnCredentials(ctx, "u1"); err != nil || len(cs) != 0 {
+				t.Errorf("WebAuthnCredentials(u1) after deleting u1 = %v, %v, want none", cs, err)
+			}
+			if _, err := db.WebAuthnCredentialByCredentialID(ctx, []byte{2}); err != nil {
+				t.Errorf("WebAuthnCredentialByCredentialID(u2's) = %v, want it kept", err)
+			}
+			wantUsed := map[string]bool{"c1": false, "c2": true, "c3": true}
+			for id, want := range wantUsed {
+				var ok bool
+				err := db.Update(ctx, func(tx store.Tx) error {
+					var err error
+					_, ok, err = tx.UseCeremony(ctx, id, at.Add(time.Minute))
+					return err
+				})
+				if err != nil || ok != want {
+					t.Errorf("UseCeremony(%s) after deleting u1 = %v, %v, want %v",
+						id, ok, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestSignCountOutOfRange checks that a signature counter outside 32 bits,
+// which the schema refuses and only damage could store, fails the read
+// rather than being compared as a counter.
+func TestSignCountOutOfRange(t *testing.T) {
+	ctx := t.Context()
+	e := engines[0] // SQLite, which can be told to skip CHECK constraints
+	url := e.url(t)
+	db := open(t, url)
+	err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, store.User{ID: "u1", Name: "alice"}); err != nil {
+			return err
+		}
+		return tx.CreateWebAuthnCredential(ctx, store.WebAuthnCredential{ID: "k1", UserID: "u1",
+			CredentialID: []byte{1}, Name: "key", CreatedAt: time.UnixMilli(1)})
+	})
+	if err != nil {
+		t.Fatalf("Update(create) = %v", err)
+	}
+	raw := rawDB(t, e, url)
+	raw.SetMaxOpenConns(1) // keep the pragma's connection
+	if _, err := raw.ExecContext(ctx, `PRAGMA ignore_check_constraints = ON`); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int64{-1, 1 << 32} {
+		if _, err := raw.ExecContext(ctx, `UPDATE webauthn_credentials SET sign_count = $1`,
+			n); err != nil {
+			t.Fatalf("set sign_count to %d: %v", n, err)
+		}
+		if cs, err := db.WebAuthnCredentials(ctx, "u1"); err == nil {
+			t.Errorf("WebAuthnCredentials(u1) with sign_count %d = %+v, want an error", n, cs)
+		}
+		if c, err := db.WebAuthnCredentialByCredentialID(ctx, []byte{1}); err == nil {
+			t.Errorf("WebAuthnCredentialByCredentialID() with sign_count %d = %+v, want an error",
+				n, c)
+		}
+	}
+}
+
 func TestSQLiteFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "mfad.db")
@@ -490,6 +644,36 @@ func TestInvalidInput(t *testing.T) {
 			_, err := tx.UseChallenge(ctx, "c1", time.Time{})
 			return err
 		}, sqlstore.ErrZeroTime},
+		{"ceremony without expiry", func(ctx context.Context, tx store.Tx) error {
+			return tx.CreateCeremony(ctx, store.Ceremony{ID: "cer1", UserID: "u1",
+				Kind: "login"})
+		}, sqlstore.ErrZeroTime},
+		{"use a ceremony at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, _, err := tx.UseCeremony(ctx, "cer1", time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"webauthn credential without credential ID", func(ctx context.Context,
+			tx store.Tx) error {
+			return tx.CreateWebAuthnCredential(ctx, store.WebAuthnCredential{ID: "k1",
+				UserID: "u1", Name: "key"})
+		}, sqlstore.ErrNoCredentialID},
+		{"use a webauthn credential at the zero time", func(ctx context.Context,
+			tx store.Tx) error {
+			_, err := tx.UseWebAuthnCredential(ctx, "k1", 1, nil, time.Time{})
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"rename a factor of another kind", func(ctx context.Context, tx store.Tx) error {
+			return tx.RenameFactor(ctx, "u1", "sms", "c1", "x")
+		}, sqlstore.ErrInvalidFactor},
+		{"touch a session at the zero time", func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.TouchSession(ctx, "x1", time.Time{}, time.Minute)
+			return err
+		}, sqlstore.ErrZeroTime},
+		{"touch a session every negative interval", func(ctx context.Context,
+			tx store.Tx) error {
+			_, err := tx.TouchSession(ctx, "x1", time.UnixMilli(1), -time.Minute)
+			return err
+		}, sqlstore.ErrNegativeInterval},
 		{"destination of another channel", func(ctx context.Context, tx store.Tx) error {
 			return tx.SetDestination(ctx, "u1", store.ChannelWebhook, "w1", time.UnixMilli(1))
 		}, sqlstore.ErrInvalidChannel},

@@ -72,6 +72,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"VoidChallenges", testVoidChallenges},
 		{"ChallengesTogether", testChallengesTogether},
 		{"Destinations", testDestinations},
+		{"WebAuthn", testWebAuthn},
+		{"WebAuthnCounter", testWebAuthnCounter},
+		{"WebAuthnTogether", testWebAuthnTogether},
+		{"RenameFactor", testRenameFactor},
+		{"Ceremonies", testCeremonies},
+		{"CeremoniesTogether", testCeremoniesTogether},
+		{"TouchSession", testTouchSession},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
