@@ -25,6 +25,9 @@ type BackupCodes struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero when the set does not expire
 	Issuer    string    // the issuer name for the printed sheet
+	// WarnAt is the policy's warning level: at this many remaining codes or
+	// fewer, the user should make a new set.
+	WarnAt int
 }
 
 // Expired reports whether the set no longer works at now.
@@ -102,7 +105,7 @@ func (s *Service) GenerateBackupCodes(ctx context.Context, req Request, user str
 	s.log.Info("backup codes generated", "user", u.Name, "count", len(rows),
 		"actor", req.Actor.String(), "request_id", req.RequestID)
 	return BackupCodes{User: u.Name, Codes: shown, Total: len(rows), Remaining: len(rows),
-		CreatedAt: now, ExpiresAt: set.ExpiresAt, Issuer: s.issuer}, nil
+		CreatedAt: now, ExpiresAt: set.ExpiresAt, Issuer: s.issuer, WarnAt: bp.WarnAt}, nil
 }
 
 // isSelf reports whether req acts on its own account.
@@ -125,8 +128,13 @@ func (s *Service) BackupCodeStatus(ctx context.Context, req Request, user string
 	if err != nil {
 		return BackupCodes{}, fmt.Errorf("load backup codes: %w", err)
 	}
+	pol, err := s.userPolicy(ctx, s.store, u)
+	if err != nil {
+		return BackupCodes{}, err
+	}
 	return BackupCodes{User: u.Name, Total: set.Total, Remaining: set.Remaining,
-		CreatedAt: set.CreatedAt, ExpiresAt: set.ExpiresAt, Issuer: s.issuer}, nil
+		CreatedAt: set.CreatedAt, ExpiresAt: set.ExpiresAt, Issuer: s.issuer,
+		WarnAt: pol.BackupCodes.WarnAt}, nil
 }
 
 // DeleteBackupCodes removes a user's set of backup codes.

@@ -315,3 +315,34 @@ func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// SelfServiceLimits are the parts of a user's policy the self-service
+// pages explain: how long a pass they issue themselves may last, whether
+// they may issue one at all, how recent a sign-in changing factors needs,
+// and when to warn about backup codes running out.
+type SelfServiceLimits struct {
+	PassAllowed     bool
+	PassMaxLifetime time.Duration
+	Freshness       time.Duration
+	CodesWarnAt     int
+}
+
+// Limits returns the signed-in user's self-service limits.
+func (s *Service) Limits(ctx context.Context, req Request) (SelfServiceLimits, error) {
+	name, err := s.SessionUser(req)
+	if err != nil {
+		return SelfServiceLimits{}, err
+	}
+	u, err := s.subject(ctx, req, ActUserRead, name)
+	if err != nil {
+		return SelfServiceLimits{}, err
+	}
+	pol, err := s.userPolicy(ctx, s.store, u)
+	if err != nil {
+		return SelfServiceLimits{}, err
+	}
+	a := pol.AccessPass
+	return SelfServiceLimits{PassAllowed: a.Enabled && a.SelfService.Enabled,
+		PassMaxLifetime: a.SelfService.MaxLifetime.Std(), Freshness: pol.Sessions.Freshness.Std(),
+		CodesWarnAt: pol.BackupCodes.WarnAt}, nil
+}

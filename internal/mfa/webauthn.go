@@ -545,8 +545,17 @@ func (s *Service) DeleteWebAuthn(ctx context.Context, req Request, user, id stri
 }
 
 // StrongFactors counts a user's everyday factors: confirmed authenticators
-// and security keys, the ones that are not for recovery.
-func (s *Service) StrongFactors(ctx context.Context, r store.Reader, userID string) (int, error) {
+// and security keys, the ones that are not for recovery, so that a page can
+// warn before the last one goes.
+func (s *Service) StrongFactors(ctx context.Context, req Request, user string) (int, error) {
+	u, err := s.subject(ctx, req, ActTOTPRead, user)
+	if err != nil {
+		return 0, err
+	}
+	return s.strongFactors(ctx, s.store, u.ID)
+}
+
+func (s *Service) strongFactors(ctx context.Context, r store.Reader, userID string) (int, error) {
 	creds, err := r.TOTPCredentials(ctx, userID)
 	if err != nil {
 		return 0, err
@@ -573,7 +582,7 @@ func (s *Service) checkLastStrong(ctx context.Context, req Request, u store.User
 	if req.Actor.Kind != ActorSession {
 		return nil
 	}
-	n, err := s.StrongFactors(ctx, s.store, u.ID)
+	n, err := s.strongFactors(ctx, s.store, u.ID)
 	if err != nil {
 		return fmt.Errorf("count factors: %w", err)
 	}
