@@ -79,7 +79,10 @@ func (s *Service) RequestPass(ctx context.Context, req Request, user, message st
 		return err
 	}
 	now := s.now()
-	return s.store.Update(ctx, func(tx store.Tx) error {
+	start := time.Now()
+	var queued bool
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		queued = false
 		ev := s.event(req, "access_pass.request", audit.Failure, "")
 		ev.Subject = name
 		ev.Detail = map[string]string{"kind": store.PassRequestUser}
@@ -122,8 +125,20 @@ func (s *Service) RequestPass(ctx context.Context, req Request, user, message st
 		if err := s.appendAudit(ctx, tx, ev); err != nil {
 			return err
 		}
+		queued = true
 		return s.emit(ctx, tx, req, EventPassRequested, u, map[string]any{"request": id})
 	})
+	if err != nil {
+		return err
+	}
+	// Queueing a request writes more than refusing one; hold the refusals
+	// back to the time of the full path, so timing tells nobody who exists.
+	if queued {
+		s.requestPace.observe(time.Since(start))
+	} else {
+		s.sleep(ctx, s.requestPace.pause(time.Since(start)))
+	}
+	return nil
 }
 
 // limitRequests counts a request against the user name and the address,

@@ -102,6 +102,7 @@ type Service struct {
 	pace          pace
 	bypassPace    pace // the same for requests with an empty code
 	challengePace pace // and for codes asked for by email or SMS
+	requestPace   pace // and for requests for an access pass
 	sleep         func(context.Context, time.Duration)
 }
 
