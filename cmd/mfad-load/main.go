@@ -1,14 +1,15 @@
-// Command mfad-load drives POST /v1/verify of a running mfad server from
-// concurrent clients and reports verifications per second and latency.
+// Command mfad-load drives a running mfad server from concurrent clients and
+// reports verifications per second and latency: through POST /v1/verify, or
+// with --radius through its RADIUS front door, as PAP Access-Requests.
 //
-// With an admin token it makes, through the API, a verifier token for the
-// run and users of its own, each with one confirmed authenticator app; then
-// each client sends one verification after another to its own users until
-// the duration is up. Run it against a server whose data you can throw away:
-// the users it makes stay (the API cannot delete users), and so do their
-// audit events. The verifier token is revoked at the end.
+// With an admin token it makes, through the API, users of its own, each
+// with one confirmed authenticator app, and for HTTP a verifier token for
+// the run; then each client sends one verification after another to its own
+// users until the duration is up. Run it against a server whose data you can
+// throw away: the users it makes stay (the API cannot delete users), and so
+// do their audit events. The verifier token is revoked at the end.
 //
-// Two modes take the two paths a verification can take:
+// Three modes take the paths a verification can take:
 //
 //   - accept sends codes that are right and fresh. An authenticator accepts
 //     each time step once and, with RFC 6238 §5.2's window of one step, only
@@ -20,6 +21,15 @@
 //   - reject sends wrong codes. Before a user's next failure would lock the
 //     account, the client unlocks it (an admin request, not timed), so no
 //     verification meets a lock.
+//   - static, over RADIUS only, sends one fixed user name and password in
+//     every request and expects Access-Accept: for a RADIUS server other
+//     than mfad, such as FreeRADIUS with a static user, to compare with.
+//     It needs no API and no token.
+//
+// Over RADIUS each client is a NAS of its own: its own UDP socket, so its
+// own source port and Identifiers, one request at a time, each with a
+// Message-Authenticator (RFC 3579 §3.2). A request is not retransmitted: a
+// request unanswered within --timeout is counted as a timeout.
 package main
 
 import (
@@ -32,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,11 +64,21 @@ type options struct {
 	users    int
 	duration time.Duration
 	mode     string
+
+	radius  string        // host:port of a RADIUS server, or "" for HTTP
+	secret  string        // the RADIUS shared secret
+	timeout time.Duration // how long to wait for a RADIUS answer
+
+	staticUser, staticPassword string // for static mode
 }
 
 // acceptUsersPerClient is how many users accept mode makes per client when
 // --users is not given.
 const acceptUsersPerClient = 100
+
+// minEnrollers is the fewest users enrolled at once. Enrolment is not
+// timed; this keeps a run of one client from waiting long for its users.
+const minEnrollers = 8
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -79,30 +100,60 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if err != nil {
 		return err
 	}
-	api := newAPI(opts.url, opts.clients)
-	threshold, err := api.lockThreshold(ctx, opts.token)
+	api := newAPI(opts.url, max(opts.clients, minEnrollers))
+	l := &load{api: api, opts: opts, want: answerAccept}
+	if opts.mode == "reject" {
+		l.want = answerReject
+	}
+	users, revoke, err := l.setup(ctx, stderr)
+	if revoke != nil {
+		defer revoke()
+	}
 	if err != nil {
 		return err
 	}
-	prefix := "load-" + randomHex(4)
-	tokenID, verifier, err := api.createVerifier(ctx, opts.token, prefix)
+	fmt.Fprintf(stderr, "driving %s (%s) with %d clients for %s\n",
+		l.door, opts.mode, opts.clients, opts.duration)
+	rep, err := l.drive(ctx, users)
 	if err != nil {
 		return err
 	}
-	defer api.revoke(opts.token, tokenID, stderr)
-
-	fmt.Fprintf(stderr, "enrolling %d users as %s-*\n", opts.users, prefix)
-	users, err := api.enrollAll(ctx, opts.token, prefix, opts.users, opts.clients)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "driving POST /v1/verify (%s) with %d clients for %s\n",
-		opts.mode, opts.clients, opts.duration)
-	load := &load{api: api, opts: opts, verifier: verifier, perUser: max(threshold-1, 1)}
-	rep := load.drive(ctx, users)
 	rep.print(stdout)
 	rep.warn(stderr)
 	return ctx.Err()
+}
+
+// setup prepares the server through the API, as the mode needs, and
+// chooses the door to drive. It returns the users made and, for HTTP, a
+// function that revokes the run's verifier token.
+func (l *load) setup(ctx context.Context, stderr io.Writer) ([]*user, func(), error) {
+	opts := l.opts
+	if opts.mode == "static" {
+		l.door = newRADIUSDoor(opts)
+		return nil, nil, nil
+	}
+	threshold, err := l.api.lockThreshold(ctx, opts.token)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.perUser = max(threshold-1, 1)
+	prefix := "load-" + randomHex(4)
+	var revoke func()
+	if opts.radius == "" {
+		tokenID, verifier, err := l.api.createVerifier(ctx, opts.token, prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		revoke = func() { l.api.revoke(opts.token, tokenID, stderr) }
+		l.door = &httpDoor{api: l.api, token: verifier}
+	} else {
+		l.door = newRADIUSDoor(opts)
+	}
+
+	fmt.Fprintf(stderr, "enrolling %d users as %s-*\n", opts.users, prefix)
+	users, err := l.api.enrollAll(ctx, opts.token, prefix, opts.users,
+		max(opts.clients, minEnrollers))
+	return users, revoke, err
 }
 
 func parseFlags(args []string, lookup func(string) (string, bool), stderr io.Writer) (
@@ -110,24 +161,40 @@ func parseFlags(args []string, lookup func(string) (string, bool), stderr io.Wri
 	var o options
 	fs := flag.NewFlagSet("mfad-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "`URL` of the mfad server")
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080", "`URL` of the mfad server's API")
 	fs.StringVar(&o.token, "token", "", "admin API `token` (default $MFAD_LOAD_TOKEN)")
 	fs.IntVar(&o.clients, "clients", 16, "number of concurrent clients")
 	fs.IntVar(&o.users, "users", 0, "users to enroll (default: --clients for reject, "+
 		fmt.Sprint(acceptUsersPerClient)+" per client for accept)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive the server")
-	fs.StringVar(&o.mode, "mode", "accept", "accept (right, fresh codes) or reject (wrong codes)")
+	fs.StringVar(&o.mode, "mode", "accept", "accept (right, fresh codes), reject (wrong codes) "+
+		"or, with --radius, static (--static-user and --static-password)")
+	fs.StringVar(&o.radius, "radius", "", "send RADIUS Access-Requests to `host:port` "+
+		"rather than POST /v1/verify to --url")
+	fs.StringVar(&o.secret, "radius-secret", "", "RADIUS shared `secret` "+
+		"(default $MFAD_LOAD_RADIUS_SECRET)")
+	fs.DurationVar(&o.timeout, "timeout", 2*time.Second,
+		"how long to wait for a RADIUS answer before counting a timeout")
+	fs.StringVar(&o.staticUser, "static-user", "", "user `name` of every request in static mode")
+	fs.StringVar(&o.staticPassword, "static-password", "",
+		"`password` of every request in static mode (default $MFAD_LOAD_STATIC_PASSWORD)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: mfad-load [flags]\n\n"+
-			"Drive POST /v1/verify of an mfad server and report its rate and latency.\n\nFlags:")
+			"Drive POST /v1/verify, or with --radius the RADIUS front door, of an mfad\n"+
+			"server and report its rate and latency.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
-	if o.token == "" {
-		o.token, _ = lookup("MFAD_LOAD_TOKEN")
+	fromEnv := func(v *string, key string) {
+		if *v == "" {
+			*v, _ = lookup(key)
+		}
 	}
+	fromEnv(&o.token, "MFAD_LOAD_TOKEN")
+	fromEnv(&o.secret, "MFAD_LOAD_RADIUS_SECRET")
+	fromEnv(&o.staticPassword, "MFAD_LOAD_STATIC_PASSWORD")
 	if o.users == 0 {
 		o.users = o.clients
 		if o.mode == "accept" {
@@ -142,28 +209,56 @@ func (o options) check(nargs int) error {
 	if nargs > 0 {
 		bad = append(bad, "mfad-load takes no arguments")
 	}
-	if o.token == "" {
-		bad = append(bad, "an admin token is required: --token or MFAD_LOAD_TOKEN")
-	}
-	if o.mode != "accept" && o.mode != "reject" {
-		bad = append(bad, fmt.Sprintf("--mode is %q; it must be accept or reject", o.mode))
+	switch o.mode {
+	case "accept", "reject":
+		bad = append(bad, o.checkAPI()...)
+	case "static":
+		if o.radius == "" {
+			bad = append(bad, "--mode static needs --radius")
+		}
+		if o.staticUser == "" || o.staticPassword == "" {
+			bad = append(bad, "--mode static needs --static-user and --static-password")
+		}
+	default:
+		bad = append(bad, fmt.Sprintf("--mode is %q; it must be accept, reject or static", o.mode))
 	}
 	if o.clients < 1 {
 		bad = append(bad, "--clients must be at least 1")
 	}
-	if o.users < o.clients {
-		bad = append(bad, "--users must be at least --clients: each client has users of its own")
-	}
 	if o.duration <= 0 {
 		bad = append(bad, "--duration must be positive")
 	}
-	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		bad = append(bad, "--url must be an http:// or https:// URL")
+	if o.radius != "" {
+		if _, _, err := net.SplitHostPort(o.radius); err != nil {
+			bad = append(bad, "--radius must be host:port")
+		}
+		if o.secret == "" {
+			bad = append(bad,
+				"a RADIUS secret is required: --radius-secret or MFAD_LOAD_RADIUS_SECRET")
+		}
+		if o.timeout <= 0 {
+			bad = append(bad, "--timeout must be positive")
+		}
 	}
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// checkAPI checks the flags of the modes that enroll users through the API.
+func (o options) checkAPI() []string {
+	var bad []string
+	if o.token == "" {
+		bad = append(bad, "an admin token is required: --token or MFAD_LOAD_TOKEN")
+	}
+	if o.users < o.clients {
+		bad = append(bad, "--users must be at least --clients: each client has users of its own")
+	}
+	if u, err := url.Parse(o.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		bad = append(bad, "--url must be an http:// or https:// URL")
+	}
+	return bad
 }
 
 func randomHex(n int) string {
@@ -179,8 +274,9 @@ type api struct {
 }
 
 func newAPI(base string, clients int) *api {
-	// One kept-alive connection per client: the default of two idle
-	// connections per host would make most requests open a new one.
+	// One kept-alive connection per client, or enrolling worker: the
+	// default of two idle connections per host would make most requests
+	// open a new one.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = clients + 4
 	tr.MaxIdleConnsPerHost = clients + 4
@@ -361,32 +457,76 @@ func (a *api) enroll(ctx context.Context, admin, name string) (*user, error) {
 	return nil, err
 }
 
+// Answers a door reports.
+const (
+	answerAccept    = "accept"
+	answerReject    = "reject"
+	answerChallenge = "challenge" // RADIUS only
+)
+
+// errTimeout is a request that got no answer in time.
+var errTimeout = errors.New("no answer")
+
+// A door is the way into the server that a run drives.
+type door interface {
+	// open returns the sender of one client.
+	open() (sender, error)
+	// String names the door in the progress line.
+	String() string
+}
+
+// A sender sends one client's verifications, one at a time; only that
+// client uses it.
+type sender interface {
+	// send asks the server to verify code for user and returns its answer:
+	// answerAccept, answerReject or answerChallenge. A request that got no
+	// answer in time is errTimeout.
+	send(ctx context.Context, user, code string) (string, error)
+	Close() error
+}
+
 // load is one run of verifications.
 type load struct {
-	api      *api
-	opts     options
-	verifier string
-	perUser  int // wrong codes a user may take before it must be unlocked
+	api     *api
+	opts    options
+	door    door
+	want    string // the answer that counts
+	perUser int    // wrong codes a user may take before it must be unlocked
 }
 
 // client is one of the concurrent clients, with the users it owns and what
 // it measured.
 type client struct {
+	sender    sender
 	users     []*user
 	next      int
 	latencies []time.Duration // of verifications answered as expected
 	requests  int
+	answers   map[string]int
+	timeouts  int
 	errors    int
 	unlocks   int
 	firstErr  error
 	ranOut    bool // no user had a fresh code left
 }
 
-// drive runs the clients until the duration is up and sums up.
-func (l *load) drive(ctx context.Context, users []*user) report {
+// drive runs the clients until the duration is up and sums up. It fails
+// only when a client cannot be opened.
+func (l *load) drive(ctx context.Context, users []*user) (report, error) {
 	clients := make([]*client, l.opts.clients)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.sender.Close()
+			}
+		}
+	}()
 	for i := range clients {
-		clients[i] = &client{}
+		s, err := l.door.open()
+		if err != nil {
+			return report{}, err
+		}
+		clients[i] = &client{sender: s, answers: map[string]int{}}
 	}
 	for i, u := range users {
 		c := clients[i%len(clients)]
@@ -400,29 +540,33 @@ func (l *load) drive(ctx context.Context, users []*user) report {
 		wg.Go(func() { l.runClient(ctx, c) })
 	}
 	wg.Wait()
-	return summarize(l.opts, clients, time.Since(start))
+	return summarize(l.opts, clients, time.Since(start)), nil
 }
 
 // runClient sends one verification after another until ctx ends.
 func (l *load) runClient(ctx context.Context, c *client) {
 	for ctx.Err() == nil {
-		u, code, ok := l.pick(ctx, c)
+		name, code, ok := l.pick(ctx, c)
 		if !ok {
 			return
 		}
 		start := time.Now()
-		accepted, err := l.verify(ctx, u.name, code)
+		got, err := c.sender.send(ctx, name, code)
 		elapsed := time.Since(start)
 		if ctx.Err() != nil && err != nil {
 			return // cut off by the end of the run, not a failure of the server
 		}
 		c.requests++
 		switch {
+		case errors.Is(err, errTimeout):
+			c.timeouts++
 		case err != nil:
 			c.fail(err)
-		case accepted != (l.opts.mode == "accept"):
-			c.fail(fmt.Errorf("verify %s: unexpected answer (accepted %v)", u.name, accepted))
+		case got != l.want:
+			c.answers[got]++
+			c.fail(fmt.Errorf("verify %s: unexpected answer %s", name, got))
 		default:
+			c.answers[got]++
 			c.latencies = append(c.latencies, elapsed)
 		}
 	}
@@ -435,13 +579,20 @@ func (c *client) fail(err error) {
 	}
 }
 
-// pick chooses the next user and the code to send. In accept mode it takes
+// pick chooses the user and the code to send next. In accept mode it takes
 // the next user with a fresh code and marks that step used; in reject mode
 // it takes the next user, unlocking it first if another failure would lock
-// it.
-func (l *load) pick(ctx context.Context, c *client) (*user, string, bool) {
-	if l.opts.mode == "accept" {
-		return c.fresh(time.Now())
+// it; in static mode it is always the same user and password.
+func (l *load) pick(ctx context.Context, c *client) (string, string, bool) {
+	switch l.opts.mode {
+	case "static":
+		return l.opts.staticUser, l.opts.staticPassword, true
+	case "accept":
+		u, code, ok := c.fresh(time.Now())
+		if !ok {
+			return "", "", false
+		}
+		return u.name, code, true
 	}
 	u := c.users[c.next]
 	c.next = (c.next + 1) % len(c.users)
@@ -453,13 +604,13 @@ func (l *load) pick(ctx context.Context, c *client) (*user, string, bool) {
 			if ctx.Err() == nil {
 				c.fail(err)
 			}
-			return nil, "", false
+			return "", "", false
 		}
 		c.unlocks++
 		u.failures = 0
 	}
 	u.failures++
-	return u, wrongCode(u, time.Now()), true
+	return u.name, wrongCode(u, time.Now()), true
 }
 
 // fresh returns the next user that has a code the server has not taken: of
@@ -496,8 +647,18 @@ func wrongCode(u *user, now time.Time) string {
 	}
 }
 
-// verify sends one verification and reports whether it was accepted.
-func (l *load) verify(ctx context.Context, name, code string) (bool, error) {
+// httpDoor is POST /v1/verify with a verifier token. Its one HTTP client
+// serves every client, each on a kept-alive connection of its own.
+type httpDoor struct {
+	api   *api
+	token string
+}
+
+func (d *httpDoor) open() (sender, error) { return d, nil }
+
+func (d *httpDoor) String() string { return "POST /v1/verify" }
+
+func (d *httpDoor) send(ctx context.Context, name, code string) (string, error) {
 	in := struct {
 		User string `json:"user"`
 		Code string `json:"code"`
@@ -505,18 +666,22 @@ func (l *load) verify(ctx context.Context, name, code string) (bool, error) {
 	var out struct {
 		Result string `json:"result"`
 	}
-	err := l.api.call(ctx, "POST", "/v1/verify", l.verifier, in, &out, http.StatusOK)
+	err := d.api.call(ctx, "POST", "/v1/verify", d.token, in, &out, http.StatusOK)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	return out.Result == "accept", nil
+	return out.Result, nil
 }
+
+func (d *httpDoor) Close() error { return nil }
 
 // report is what a run measured.
 type report struct {
 	opts     options
 	elapsed  time.Duration
 	requests int
+	answers  map[string]int
+	timeouts int
 	errors   int
 	unlocks  int
 	rate     float64 // verifications answered as expected, per second
@@ -527,10 +692,14 @@ type report struct {
 }
 
 func summarize(opts options, clients []*client, elapsed time.Duration) report {
-	r := report{opts: opts, elapsed: elapsed}
+	r := report{opts: opts, elapsed: elapsed, answers: map[string]int{}}
 	var lat []time.Duration
 	for _, c := range clients {
 		r.requests += c.requests
+		for k, n := range c.answers {
+			r.answers[k] += n
+		}
+		r.timeouts += c.timeouts
 		r.errors += c.errors
 		r.unlocks += c.unlocks
 		lat = append(lat, c.latencies...)
@@ -560,16 +729,28 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 
 func (r report) print(w io.Writer) {
 	line := func(k string, v any) { fmt.Fprintf(w, "%-17s %v\n", k, v) }
+	rate := "verifications/s"
 	line("mode", r.opts.mode)
 	line("clients", r.opts.clients)
-	line("users", r.opts.users)
+	if r.opts.mode != "static" {
+		line("users", r.opts.users)
+	}
 	line("elapsed", r.elapsed.Round(time.Millisecond))
 	line("requests", r.requests)
+	if r.opts.radius != "" {
+		// Every answer by its code, expected or not, and every request
+		// left without one.
+		for _, k := range []string{answerAccept, answerReject, answerChallenge} {
+			line(k, r.answers[k])
+		}
+		line("timeouts", r.timeouts)
+		rate = "requests/s"
+	}
 	line("errors", r.errors)
 	if r.opts.mode == "reject" {
 		line("unlocks", r.unlocks)
 	}
-	line("verifications/s", fmt.Sprintf("%.1f", r.rate))
+	line(rate, fmt.Sprintf("%.1f", r.rate))
 	for _, p := range []struct {
 		k string
 		v time.Duration
@@ -582,6 +763,16 @@ func (r report) print(w io.Writer) {
 func (r report) warn(w io.Writer) {
 	if r.firstErr != nil {
 		fmt.Fprintf(w, "mfad-load: %d errors; the first: %v\n", r.errors, r.firstErr)
+	}
+	if r.timeouts > 0 {
+		fmt.Fprintf(w, "mfad-load: %d of %d requests got no answer within %s; "+
+			"the rate and the percentiles leave them out\n", r.timeouts, r.requests, r.opts.timeout)
+		if r.timeouts == r.requests {
+			// A RADIUS server drops, unanswered, what it cannot
+			// authenticate (RFC 3579 §3.2).
+			fmt.Fprintln(w, "mfad-load: no request was answered: check --radius, the secret, "+
+				"and that the server has this host as a client")
+		}
 	}
 	if r.ranOut > 0 {
 		// Each client holds the same number of codes, so they run out at

@@ -23,6 +23,13 @@ import (
 // its URL and an admin token.
 func newServer(t *testing.T) (string, string) {
 	t.Helper()
+	url, token, _ := newService(t)
+	return url, token
+}
+
+// newService is newServer that returns the service as well.
+func newService(t *testing.T) (string, string, *mfa.Service) {
+	t.Helper()
 	ring, err := keyring.Create(filepath.Join(t.TempDir(), "keyring.json"), rand.Reader, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func newServer(t *testing.T) (string, string) {
 	}
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Service: svc}))
 	t.Cleanup(srv.Close)
-	return srv.URL, token
+	return srv.URL, token, svc
 }
 
 var reportLine = regexp.MustCompile(`(?m)^(\S+) +(\S+)$`)
@@ -64,11 +71,8 @@ func TestRun(t *testing.T) {
 			if err := run(context.Background(), args, lookup, &out, &errOut); err != nil {
 				t.Fatalf("run(%q) = %v\nstderr:\n%s", args, err, errOut.String())
 			}
-			fields := map[string]string{}
-			for _, m := range reportLine.FindAllStringSubmatch(out.String(), -1) {
-				fields[m[1]] = m[2]
-			}
-			checkReport(t, fields, tt.name)
+			fields := reportFields(out.String())
+			checkReport(t, fields, tt.name, "verifications/s")
 			if t.Failed() {
 				t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 			}
@@ -76,14 +80,29 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func checkReport(t *testing.T, fields map[string]string, mode string) {
+// reportFields returns the report's lines by name.
+func reportFields(out string) map[string]string {
+	fields := map[string]string{}
+	for _, m := range reportLine.FindAllStringSubmatch(out, -1) {
+		fields[m[1]] = m[2]
+	}
+	return fields
+}
+
+// checkReport checks a run of mode without errors: its rate, under the
+// name rateKey, and its percentiles; and for reject mode that users were
+// unlocked, so that no verification met a lock.
+func checkReport(t *testing.T, fields map[string]string, mode, rateKey string) {
 	t.Helper()
 	if fields["mode"] != mode || fields["errors"] != "0" {
 		t.Errorf("report says mode %q, errors %q; want %s, 0", fields["mode"], fields["errors"], mode)
 	}
-	rate, err := strconv.ParseFloat(fields["verifications/s"], 64)
+	if n, _ := strconv.Atoi(fields["unlocks"]); mode == "reject" && n <= 0 {
+		t.Errorf("unlocks = %q, want some", fields["unlocks"])
+	}
+	rate, err := strconv.ParseFloat(fields[rateKey], 64)
 	if err != nil || rate <= 0 {
-		t.Errorf("verifications/s = %q, want a positive rate", fields["verifications/s"])
+		t.Errorf("%s = %q, want a positive rate", rateKey, fields[rateKey])
 	}
 	var lat [4]time.Duration
 	for i, k := range []string{"p50", "p90", "p99", "max"} {
@@ -109,6 +128,15 @@ func TestFlagErrors(t *testing.T) {
 		{"no clients", []string{"--token", "x", "--clients", "0"}, "--clients must be at least 1"},
 		{"bad url", []string{"--token", "x", "--url", "127.0.0.1:8080"}, "--url must be"},
 		{"argument", []string{"--token", "x", "now"}, "takes no arguments"},
+		{"static over HTTP", []string{"--mode", "static", "--static-user", "u",
+			"--static-password", "p"}, "--mode static needs --radius"},
+		{"static without password", []string{"--mode", "static", "--radius", "127.0.0.1:1812",
+			"--radius-secret", "s", "--static-user", "u"},
+			"needs --static-user and --static-password"},
+		{"no secret", []string{"--token", "x", "--radius", "127.0.0.1:1812"},
+			"a RADIUS secret is required"},
+		{"bad radius address", []string{"--token", "x", "--radius", "127.0.0.1",
+			"--radius-secret", "s"}, "--radius must be host:port"},
 	}
 	none := func(string) (string, bool) { return "", false }
 	for _, tt := range tests {
