@@ -59,7 +59,7 @@ func TestRun(t *testing.T) {
 		args []string
 	}{
 		{"accept", []string{"--mode", "accept", "--users", "40"}},
-		{"reject", []string{"--mode", "reject"}},
+		{"reject", []string{"--mode", "reject", "--users", "4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,7 +75,7 @@ func TestRunRADIUS(t *testing.T) {
 		answer string
 	}{
 		{"accept", []string{"--users", "40"}, "accept"},
-		{"reject", nil, "reject"},
+		{"reject", []string{"--users", "4"}, "reject"},
 		{"static", []string{"--static-user", "static", "--static-password", pass}, "accept"},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,13 +56,21 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		SignInRate: signIns,
 	})
 	// The pages people open from a browser sit beside the API, on the same
-	// listener, with the same view of client addresses.
-	pages := web.New(web.Config{Service: svc, Logger: a.log, ClientIP: api.ClientIP})
-	mux := http.NewServeMux()
-	for _, path := range web.Routes() {
-		mux.Handle(path, pages)
+	// listener, with the same view of client addresses: the API keeps its
+	// paths, and every other path is a page.
+	webOrigins := []string(nil)
+	if rpID, origins := cfg.WebAuthn(); rpID != "" {
+		webOrigins = origins
 	}
-	mux.Handle("/", api)
+	pages := web.New(web.Config{Service: svc, Logger: a.log, ClientIP: api.ClientIP,
+		Name: cfg.Issuer, PublicURL: cfg.PublicURL, WebAuthnOrigins: webOrigins,
+		Secure:     cfg.TLSCertFile != "" || strings.HasPrefix(cfg.PublicURL, "https://"),
+		SignInRate: signIns})
+	mux := http.NewServeMux()
+	for _, path := range []string{"/v1/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(path, api)
+	}
+	mux.Handle("/", pages)
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           mux,

@@ -13,7 +13,7 @@ import (
 var activityActions = map[string]bool{
 	"verify": true, "session.create": true, "session.end": true,
 	"totp.confirm": true, "totp.delete": true, string(ActKeyEnroll): true,
-	string(ActKeyDelete): true, "factor.rename": true, "factor.remove": true,
+	string(ActKeyDelete): true, "factor.rename": true,
 	string(ActCodesMake): true, string(ActCodesDelete): true,
 	string(ActPassIssue): true, string(ActPassRevoke): true,
 	string(ActBypassGrant): true, string(ActBypassEnd): true,
@@ -57,21 +57,15 @@ func (s *Service) RemoveFactor(ctx context.Context, req Request, user, kind, id,
 	if err != nil {
 		return err
 	}
+	// The reason goes into the removal's own audit event and notice, in
+	// its transaction.
 	switch kind {
 	case "totp":
-		err = s.DeleteTOTP(ctx, req, user, id)
+		return s.deleteTOTP(ctx, req, user, id, reason)
 	case "webauthn":
-		err = s.DeleteWebAuthn(ctx, req, user, id)
-	default:
-		return invalid("kind must be totp or webauthn")
+		return s.deleteWebAuthn(ctx, req, user, id, reason)
 	}
-	if err != nil {
-		return err
-	}
-	ev := s.event(req, "factor.remove", audit.Success, "")
-	ev.Subject, ev.Factor = CanonicalName(user), kind
-	ev.Detail = map[string]string{"credential": id, "reason": reason}
-	return s.store.Update(ctx, func(tx store.Tx) error { return s.appendAudit(ctx, tx, ev) })
+	return invalid("kind must be totp or webauthn")
 }
 
 // Permitted reports whether a may take act on target (nil for an action on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
@@ -47,6 +48,17 @@ func codeMessage(userID, code string) []byte {
 // their keyed hashes are kept.
 func (s *Service) GenerateBackupCodes(ctx context.Context, req Request, user string) (
 	BackupCodes, error) {
+	return s.GenerateBackupCodesFor(ctx, req, user, "")
+}
+
+// GenerateBackupCodesFor is GenerateBackupCodes with the reason staff give
+// for making a set for someone, kept in the audit event.
+func (s *Service) GenerateBackupCodesFor(ctx context.Context, req Request, user, reason string) (
+	BackupCodes, error) {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > 500 || !printable(reason) {
+		return BackupCodes{}, invalid("the reason must be text of up to 500 characters")
+	}
 	u, err := s.subject(ctx, req, ActCodesMake, user)
 	if err != nil {
 		return BackupCodes{}, err
@@ -93,6 +105,9 @@ func (s *Service) GenerateBackupCodes(ctx context.Context, req Request, user str
 		ev.Factor = "backup_code"
 		ev.Detail = map[string]string{"set": setID, "count": strconv.Itoa(len(rows)),
 			"replaced": strconv.FormatBool(replaced)}
+		if reason != "" {
+			ev.Detail["reason"] = reason
+		}
 		if err := s.appendAudit(ctx, tx, ev); err != nil {
 			return err
 		}

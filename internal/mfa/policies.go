@@ -89,12 +89,12 @@ func (s *Service) GetPolicy(ctx context.Context, req Request) (policy.Policy, er
 // Every problem is reported at once and nothing changes, including a
 // problem that the new global policy would cause in a group's document.
 func (s *Service) SetPolicy(ctx context.Context, req Request, doc []byte) (policy.Policy, error) {
+	if err := s.authorize(ctx, req, ActPolicyWrite, nil); err != nil {
+		return policy.Policy{}, err
+	}
 	p, err := policy.Parse(doc)
 	if err != nil {
 		return policy.Policy{}, invalid(problemsOf(err)...)
-	}
-	if err := s.authorize(ctx, req, ActPolicyWrite, nil); err != nil {
-		return policy.Policy{}, err
 	}
 	canonical := p.Marshal()
 	err = s.store.Update(ctx, func(tx store.Tx) error {

@@ -35,6 +35,19 @@ type PassRequest struct {
 	DecidedAt   time.Time
 	// DecisionReason is the reason the decider gave.
 	DecisionReason string
+
+	requesterKey string // the person behind RequestedBy
+}
+
+// MayApprove reports whether a may be the one to approve r, as far as the
+// request itself decides: a staff request needs an admin, or the operator,
+// who is not the one who issued it. Whether a may issue the user a pass at
+// all is tiering's question (Permitted with ActPassIssue).
+func MayApprove(a Actor, r PassRequest) bool {
+	if r.Kind != store.PassRequestStaff {
+		return true
+	}
+	return a.key() != r.requesterKey && (a.Kind == ActorOperator || a.holds(RoleAdmin))
 }
 
 // PassRequestExpired is the state of a request that waited too long.
@@ -45,7 +58,7 @@ func requestView(r store.PassRequest, user string, now time.Time) PassRequest {
 		RequestedBy: r.RequestedBy, Lifetime: r.Lifetime, StartsAt: r.StartsAt,
 		OneTime: r.OneTime, Reason: r.Reason, Origin: r.Origin, CreatedAt: r.CreatedAt,
 		ExpiresAt: r.ExpiresAt, Status: r.Status, DecidedBy: r.DecidedBy,
-		DecidedAt: r.DecidedAt, DecisionReason: r.DecisionReason}
+		DecidedAt: r.DecidedAt, DecisionReason: r.DecisionReason, requesterKey: r.RequesterKey}
 	if r.Status == store.PassRequestPending && !now.Before(r.ExpiresAt) {
 		v.Status = PassRequestExpired
 	}

@@ -323,8 +323,11 @@ func (s *Service) PurgeSessions(ctx context.Context) (int, error) {
 type SelfServiceLimits struct {
 	PassAllowed     bool
 	PassMaxLifetime time.Duration
-	Freshness       time.Duration
-	CodesWarnAt     int
+	// PassFreshness is how recent the sign-in issuing oneself a pass needs;
+	// Freshness that of one changing factors.
+	PassFreshness time.Duration
+	Freshness     time.Duration
+	CodesWarnAt   int
 }
 
 // Limits returns the signed-in user's self-service limits.
@@ -343,6 +346,7 @@ func (s *Service) Limits(ctx context.Context, req Request) (SelfServiceLimits, e
 	}
 	a := pol.AccessPass
 	return SelfServiceLimits{PassAllowed: a.Enabled && a.SelfService.Enabled,
-		PassMaxLifetime: a.SelfService.MaxLifetime.Std(), Freshness: pol.Sessions.Freshness.Std(),
+		PassMaxLifetime: a.SelfService.MaxLifetime.Std(), PassFreshness: a.SelfService.Freshness.Std(),
+		Freshness:   pol.Sessions.Freshness.Std(),
 		CodesWarnAt: pol.BackupCodes.WarnAt}, nil
 }

@@ -253,6 +253,12 @@ func (s *Service) ListTOTP(ctx context.Context, req Request, user string) ([]TOT
 
 // DeleteTOTP removes one of a user's authenticators.
 func (s *Service) DeleteTOTP(ctx context.Context, req Request, user, id string) error {
+	return s.deleteTOTP(ctx, req, user, id, "")
+}
+
+// deleteTOTP removes an authenticator, with the reason staff gave, if any,
+// in its audit event.
+func (s *Service) deleteTOTP(ctx context.Context, req Request, user, id, reason string) error {
 	u, err := s.subject(ctx, req, ActTOTPDelete, user)
 	if err != nil {
 		return err
@@ -273,11 +279,14 @@ func (s *Service) DeleteTOTP(ctx context.Context, req Request, user, id string) 
 		ev := s.event(req, "totp.delete", audit.Success, "")
 		ev.Subject, ev.Factor = u.Name, "totp"
 		ev.Detail = map[string]string{"credential": id}
+		if reason != "" {
+			ev.Detail["reason"] = reason
+		}
 		if err := s.appendAudit(ctx, tx, ev); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, req, EventTOTPRemoved, u, map[string]any{
-			"credential": c.Name, "by_user": isSelf(req, u)})
+			"credential": c.Name, "by_user": isSelf(req, u), "reason": reason})
 	})
 	var e *Error
 	if errors.As(err, &e) {

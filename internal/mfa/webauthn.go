@@ -505,6 +505,10 @@ func (s *Service) RenameFactor(ctx context.Context, req Request, user, kind, id,
 
 // DeleteWebAuthn removes one of a user's security keys or passkeys.
 func (s *Service) DeleteWebAuthn(ctx context.Context, req Request, user, id string) error {
+	return s.deleteWebAuthn(ctx, req, user, id, "")
+}
+
+func (s *Service) deleteWebAuthn(ctx context.Context, req Request, user, id, reason string) error {
 	u, err := s.subject(ctx, req, ActKeyDelete, user)
 	if err != nil {
 		return err
@@ -529,11 +533,14 @@ func (s *Service) DeleteWebAuthn(ctx context.Context, req Request, user, id stri
 		ev := s.event(req, string(ActKeyDelete), audit.Success, "")
 		ev.Subject, ev.Factor = u.Name, "webauthn"
 		ev.Detail = map[string]string{"credential": id}
+		if reason != "" {
+			ev.Detail["reason"] = reason
+		}
 		if err := s.appendAudit(ctx, tx, ev); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, req, EventKeyRemoved, u, map[string]any{
-			"credential": name, "by_user": isSelf(req, u)})
+			"credential": name, "by_user": isSelf(req, u), "reason": reason})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("user %q has no security key %q", u.Name, id)
