@@ -36,7 +36,8 @@ func need(t *testing.T, why string) {
 	t.Skip(why)
 }
 
-// browserTools returns node's path once chromium, node 20 or newer and the
+// browserTools returns node's path once chromium, node 18 or newer (Debian
+// 12's own) and the
 // locked playwright-core are all there.
 func browserTools(t *testing.T) string {
 	t.Helper()
@@ -45,12 +46,12 @@ func browserTools(t *testing.T) string {
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		need(t, "the browser tests need node 20 or newer: apt-get install nodejs npm")
+		need(t, "the browser tests need node 18 or newer: apt-get install nodejs npm")
 	}
 	out, err := exec.Command(node, "--version").Output()
 	major, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(out)), "v"), ".")
-	if n, _ := strconv.Atoi(major); err != nil || n < 20 {
-		need(t, fmt.Sprintf("the browser tests need node 20 or newer, not %q",
+	if n, _ := strconv.Atoi(major); err != nil || n < 18 {
+		need(t, fmt.Sprintf("the browser tests need node 18 or newer, not %q",
 			strings.TrimSpace(string(out))))
 	}
 	locked, err := packageVersion(filepath.Join(e2eDir, "package.json"), "playwright-core")
