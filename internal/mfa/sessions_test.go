@@ -238,3 +238,43 @@ func TestSelfServiceMatchesDocs(t *testing.T) {
 		t.Errorf("docs/sessions.md differs from sessions.go (-code +docs):\n%s", diff)
 	}
 }
+
+// TestSessionIdle checks the idle timeout and that a session in use records
+// its use at most once a minute.
+func TestSessionIdle(t *testing.T) {
+	f := newFixture(t, sqltest.SQLite(t))
+	ctx := context.Background()
+	f.setPolicy(t, `{"sessions": {"lifetime": "1h", "idle": "5m"}}`)
+	secret := f.enrolled(t, "alice")
+	req, sess := f.signIn(t, "alice", f.code(secret, 0))
+	seen := func() time.Time {
+		t.Helper()
+		s, err := f.st.Session(ctx, req.Actor.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.LastSeenAt
+	}
+	start := seen()
+	f.clock.Add(30 * time.Second)
+	if _, err := f.svc.Authenticate(ctx, sess.Token); err != nil {
+		t.Fatalf("Authenticate after 30s = %v", err)
+	}
+	if !seen().Equal(start) {
+		t.Errorf("a use within the minute was written: last seen %v, want %v", seen(), start)
+	}
+	// Used every four minutes, it outlives the five-minute idle timeout.
+	for range 3 {
+		f.clock.Add(4 * time.Minute)
+		if _, err := f.svc.Authenticate(ctx, sess.Token); err != nil {
+			t.Fatalf("Authenticate of a session in use = %v", err)
+		}
+	}
+	if !seen().Equal(f.clock.Now().UTC()) {
+		t.Errorf("last seen %v, want the last use %v", seen(), f.clock.Now())
+	}
+	f.clock.Add(5 * time.Minute)
+	if _, err := f.svc.Authenticate(ctx, sess.Token); !isKind(err, ErrUnauthenticated) {
+		t.Errorf("Authenticate after 5 idle minutes = %v, want ErrUnauthenticated", err)
+	}
+}
