@@ -136,6 +136,7 @@ await run.step('the admin saves a policy out of bounds and is told why', async (
 
 await run.step('the admin reads the audit log and its chain', async () => {
   await staff.goto('/console/audit');
+  await staff.click('#verify-chain');
   const chain = await text(staff, '#chain-status');
   assert(/intact/i.test(chain), `#chain-status = ${JSON.stringify(chain)}, want intact`);
   await staff.fill('#audit-user', 'alice');

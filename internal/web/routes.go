@@ -108,6 +108,7 @@ var routes = []route{
 	{"POST /console/tokens", staff, false, (*Handler).consoleCreateToken},
 	{"POST /console/tokens/{id}/revoke", staff, false, (*Handler).consoleRevokeToken},
 	{"GET /console/audit", staff, false, (*Handler).consoleAudit},
+	{"POST /console/audit/verify", staff, false, (*Handler).consoleAuditVerify},
 
 	{"/", public, false, (*Handler).notFound},
 }
