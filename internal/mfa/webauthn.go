@@ -351,20 +351,21 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, req Request) (Ceremony
 // same ErrUnauthenticated error; the audit log says why.
 func (s *Service) FinishWebAuthnLogin(ctx context.Context, req Request, ceremony string,
 	response []byte) (Session, error) {
+	start := time.Now()
 	req.Actor = Actor{Kind: ActorAnonymous}
 	if s.webauthn == nil {
 		return Session{}, errNoWebAuthn
 	}
 	data, err := s.useCeremony(ctx, ceremony, ceremonyLogin, "")
 	if errors.Is(err, ErrInvalid) {
-		return Session{}, s.refuseLogin(ctx, req, "", "bad_ceremony", err)
+		return Session{}, s.refuseLogin(ctx, req, start, "", "bad_ceremony", err)
 	}
 	if err != nil {
 		return Session{}, err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(response)
 	if err != nil {
-		return Session{}, s.refuseLogin(ctx, req, "", "malformed", err)
+		return Session{}, s.refuseLogin(ctx, req, start, "", "malformed", err)
 	}
 	var owner store.User
 	var row store.WebAuthnCredential
@@ -385,14 +386,15 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, req Request, ceremony
 	}
 	cred, err := s.webauthn.ValidateDiscoverableLogin(handler, data.Session, parsed)
 	if err != nil {
-		return Session{}, s.refuseLogin(ctx, req, owner.Name, reasonWrongCode, err)
+		return Session{}, s.refuseLogin(ctx, req, start, owner.Name, reasonWrongCode, err)
 	}
-	return s.keySession(ctx, req, owner, row, cred)
+	return s.keySession(ctx, req, start, owner, row, cred)
 }
 
-// keySession records a valid passkey sign-in of u and opens its session,
-// in one transaction: the counter check, the audit and the session.
-func (s *Service) keySession(ctx context.Context, req Request, u store.User,
+// keySession records a valid passkey sign-in of u, begun at start, and
+// opens its session in one transaction: the counter check, the audit and
+// the session.
+func (s *Service) keySession(ctx context.Context, req Request, start time.Time, u store.User,
 	row store.WebAuthnCredential, cred *webauthn.Credential) (Session, error) {
 	now := s.now()
 	pol, err := s.userPolicy(ctx, s.store, u)
@@ -411,7 +413,7 @@ func (s *Service) keySession(ctx context.Context, req Request, u store.User,
 		reason = "sign_count"
 	}
 	if reason != "" {
-		return Session{}, s.refuseLogin(ctx, req, u.Name, reason, nil)
+		return Session{}, s.refuseLogin(ctx, req, start, u.Name, reason, nil)
 	}
 	raw, err := json.Marshal(cred)
 	if err != nil {
@@ -441,16 +443,16 @@ func (s *Service) keySession(ctx context.Context, req Request, u store.User,
 	if !counted {
 		// Another sign-in with the same counter got there first, or the
 		// authenticator was cloned: either way, not twice.
-		return Session{}, s.refuseLogin(ctx, req, u.Name, "sign_count", nil)
+		return Session{}, s.refuseLogin(ctx, req, start, u.Name, "sign_count", nil)
 	}
-	s.report(req, u.Name, v, 0, 0)
+	s.report(req, u.Name, v, 0, time.Since(start))
 	return out, nil
 }
 
 // refuseLogin audits a refused passkey sign-in and returns the one
 // refusal.
-func (s *Service) refuseLogin(ctx context.Context, req Request, user, reason string,
-	cause error) error {
+func (s *Service) refuseLogin(ctx context.Context, req Request, start time.Time,
+	user, reason string, cause error) error {
 	ev := s.event(req, "verify", audit.Failure, reason)
 	ev.Subject, ev.Factor = user, "webauthn"
 	ev.Detail = map[string]string{"purpose": "sign_in"}
@@ -461,6 +463,7 @@ func (s *Service) refuseLogin(ctx context.Context, req Request, user, reason str
 	}
 	s.log.Warn("verification refused", "outcome", "reject", "reason", reason, "factor", "webauthn",
 		"user", user, "client_ip", req.Source, "request_id", req.RequestID, "err", cause)
+	s.obs.Verification("webauthn", false, time.Since(start))
 	return errSignIn
 }
 

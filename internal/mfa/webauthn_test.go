@@ -2,12 +2,17 @@ package mfa
 
 import (
 	"context"
+	"io"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/descope/virtualwebauthn"
 
+	"github.com/mfad/mfad/internal/metrics"
 	"github.com/mfad/mfad/internal/store"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
 )
@@ -16,22 +21,42 @@ var testRP = virtualwebauthn.RelyingParty{Name: "Example MFA", ID: "mfa.example.
 	Origin: "https://mfa.example.com"}
 
 // keyFixture is a fixture whose service is a WebAuthn relying party, with
-// a virtual authenticator.
+// a virtual authenticator and the metrics the service reports to.
 type keyFixture struct {
 	*fixture
-	auth virtualwebauthn.Authenticator
+	auth    virtualwebauthn.Authenticator
+	metrics *metrics.Metrics
 }
 
 func newKeyFixture(t *testing.T, st store.Store) *keyFixture {
 	t.Helper()
 	f := newFixture(t, st)
-	svc, err := New(Config{Store: st, Keys: f.ring, Clock: f.clock.Now,
+	m := metrics.New()
+	svc, err := New(Config{Store: st, Keys: f.ring, Clock: f.clock.Now, Observer: m,
 		WebAuthn: &WebAuthnConfig{RPID: testRP.ID, Origins: []string{testRP.Origin}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	return &keyFixture{fixture: f, auth: virtualwebauthn.NewAuthenticator()}
+	return &keyFixture{fixture: f, auth: virtualwebauthn.NewAuthenticator(), metrics: m}
+}
+
+// metric returns the value of one sample of the service's /metrics page,
+// such as `mfad_verify_duration_seconds_sum{result="accept"}`, or -1.
+func (f *keyFixture) metric(t *testing.T, sample string) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("metric %s = %q: %v", sample, m[1], err)
+	}
+	return v
 }
 
 // register registers a new credential of the authenticator for user,
@@ -199,6 +224,20 @@ func TestWebAuthnRefusals(t *testing.T) {
 	// Registration for another user with alice's session is refused.
 	if _, err := f.svc.BeginWebAuthnRegistration(ctx, req, "bob", "x"); !isKind(err, ErrForbidden) {
 		t.Errorf("registering for bob with alice's session = %v, want ErrForbidden", err)
+	}
+
+	// Two sign-ins got in and five were refused, and /metrics says so, with
+	// the time each took.
+	for sample, want := range map[string]float64{
+		`mfad_verifications_total{factor="webauthn",result="accept"}`: 2,
+		`mfad_verifications_total{factor="webauthn",result="reject"}`: 5,
+	} {
+		if got := f.metric(t, sample); got != want {
+			t.Errorf("%s = %v, want %v", sample, got, want)
+		}
+	}
+	if got := f.metric(t, `mfad_verify_duration_seconds_sum{result="accept"}`); got <= 0 {
+		t.Errorf("accepted passkey sign-ins took %v seconds in all, want their time", got)
 	}
 }
 
