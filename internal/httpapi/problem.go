@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfad/mfad/internal/httpkit"
 	"github.com/mfad/mfad/internal/mfa"
 )
 
@@ -27,7 +28,7 @@ type problem struct {
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, detail string, problems []string) {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
+	id := httpkit.RequestID(r)
 	p := problem{
 		Type: "about:blank", Title: http.StatusText(status), Status: status,
 		Detail: detail, Problems: problems, RequestID: id,
@@ -64,7 +65,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, status, e.Message, e.Problems)
 		return
 	}
-	id, _ := r.Context().Value(requestIDKey{}).(string)
+	id := httpkit.RequestID(r)
 	h.log.Error("request failed", "route", r.Pattern, "request_id", id, "err", err)
 	// Fail closed and say so plainly; the cause is in the log.
 	writeProblem(w, r, http.StatusServiceUnavailable,

@@ -6,8 +6,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/httpkit"
 	"github.com/mfad/mfad/internal/mfa"
 )
 
@@ -252,13 +251,12 @@ func (h *Handler) allowed(r *http.Request) []string {
 // recovers from panics and writes one access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := requestID(r)
+	r, id := httpkit.WithRequestID(r)
 	w.Header().Set("X-Request-ID", id)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := httpkit.NewStatusRecorder(w)
 
 	defer func() {
 		if p := recover(); p != nil {
@@ -268,12 +266,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.log.Error("panic serving request", "request_id", id, "panic", p,
 				"stack", string(debug.Stack()))
 			// A handler that already began its answer cannot take it back.
-			if !rec.wrote {
+			if !rec.Wrote {
 				writeProblem(rec, r, http.StatusInternalServerError, "internal error", nil)
 			}
 		}
 		level := slog.LevelInfo
-		if rec.status >= 500 {
+		if rec.Status >= 500 {
 			level = slog.LevelError
 		}
 		// The pattern, not the path, is logged: paths hold user names, and
@@ -283,57 +281,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			pattern = "unmatched"
 		}
 		h.log.Log(r.Context(), level, "http request", "method", r.Method, "route", pattern,
-			"status", rec.status, "duration_ms", time.Since(start).Milliseconds(),
+			"status", rec.Status, "duration_ms", time.Since(start).Milliseconds(),
 			"client_ip", h.clientIP(r), "request_id", id)
 	}()
 	h.mux.ServeHTTP(rec, r)
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap gives http.ResponseController the underlying writer, so handlers
-// such as the metrics one can still flush.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-type requestIDKey struct{}
-
-// requestID returns the caller's X-Request-ID when it is a sane token, so
-// that one ID follows a request through a proxy's logs and mfad's, or a new
-// random one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && isToken(id) {
-		return id
-	}
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // clientIP returns the address of the client. X-Forwarded-For is believed
@@ -384,10 +335,7 @@ func (h *Handler) wrap(rt route) http.Handler {
 	case byAnyone, byAnyoneOrToken:
 		// Each such route counts on its own, so that a locked-out user who
 		// spent the sign-in budget can still ask for a pass.
-		var l *sourceLimiter
-		if h.anonRate > 0 {
-			l = newSourceLimiter(h.anonRate, h.clock)
-		}
+		l := httpkit.NewSourceLimiter(h.anonRate, h.clock)
 		anon := h.limited(l, anonymousLimits[rt.pattern], h.anonymous(rt.handle))
 		if rt.access == byAnyone {
 			return anon
@@ -449,7 +397,7 @@ func (h *Handler) request(r *http.Request, actor mfa.Actor) mfa.Request {
 		Actor:     actor,
 		Source:    h.clientIP(r),
 		FrontDoor: audit.DoorAPI,
-		RequestID: r.Context().Value(requestIDKey{}).(string),
+		RequestID: httpkit.RequestID(r),
 	}
 }
 

@@ -18,6 +18,16 @@ const signInRefused = "Sign-in refused. Check your user name and the code, and t
 // tooFast is the answer when one address tries to sign in too often.
 const tooFast = "Too many attempts from your address. Wait a minute and try again."
 
+// allow reports whether addr may use form now. Sign-in needs no credential
+// but counts toward the account's one lockout, so the pages bound it as the
+// API does, or they would be the way around its bound. Each form counts on
+// its own, so that someone who spent the sign-in budget can still ask for
+// a pass.
+func (h *Handler) allow(form, addr string) bool {
+	ok, _ := h.limiter.Allow(form + "|" + addr)
+	return ok
+}
+
 // loginData is what the sign-in page shows.
 type loginData struct {
 	User string // the name typed, kept when the page is drawn again
@@ -59,7 +69,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request, req mfa.Request)
 	f := r.PostForm
 	d := loginData{User: strings.TrimSpace(f.Get("user")), Next: nextPath(f.Get("next")),
 		Challenge: f.Get("challenge"), Channel: f.Get("channel")}
-	if !h.limiter.allow("login", req.Source) {
+	if !h.allow("login", req.Source) {
 		w.Header().Set("Retry-After", "60")
 		v := h.loginView(r, d)
 		v.Problem = tooFast
@@ -95,7 +105,7 @@ func (h *Handler) sendCode(w http.ResponseWriter, r *http.Request, req mfa.Reque
 	}
 	f := r.PostForm
 	d := loginData{User: strings.TrimSpace(f.Get("user")), Next: nextPath(f.Get("next"))}
-	if !h.limiter.allow("code", req.Source) {
+	if !h.allow("code", req.Source) {
 		w.Header().Set("Retry-After", "60")
 		v := h.loginView(r, d)
 		v.Problem = tooFast
@@ -122,7 +132,7 @@ func (h *Handler) requestPass(w http.ResponseWriter, r *http.Request, req mfa.Re
 	f := r.PostForm
 	d := loginData{Next: "/security", RequestUser: strings.TrimSpace(f.Get("user")),
 		RequestMessage: f.Get("message")}
-	if !h.limiter.allow("request", req.Source) {
+	if !h.allow("request", req.Source) {
 		w.Header().Set("Retry-After", "60")
 		v := h.loginView(r, d)
 		v.Problem = tooFast
@@ -146,7 +156,7 @@ func (h *Handler) requestPass(w http.ResponseWriter, r *http.Request, req mfa.Re
 }
 
 func (h *Handler) beginPasskeyLogin(w http.ResponseWriter, r *http.Request, req mfa.Request) {
-	if !h.limiter.allow("passkey-begin", req.Source) {
+	if !h.allow("passkey-begin", req.Source) {
 		writeJSON(w, http.StatusTooManyRequests, scriptAnswer{Error: tooFast})
 		return
 	}
@@ -167,7 +177,7 @@ func (h *Handler) finishPasskeyLogin(w http.ResponseWriter, r *http.Request, req
 	if !readCall(w, r, &call) {
 		return
 	}
-	if !h.limiter.allow("passkey", req.Source) {
+	if !h.allow("passkey", req.Source) {
 		writeJSON(w, http.StatusTooManyRequests, scriptAnswer{Error: tooFast})
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/mfad/mfad/internal/httpkit"
 	"github.com/mfad/mfad/internal/mfa"
 )
 
@@ -100,12 +101,12 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, s mfa.Ses
 	if old, err := h.currentSession(r); err == nil {
 		if err := h.svc.SignOut(r.Context(), h.request(r, old)); err != nil {
 			h.log.Warn("end previous session", "user", old.UserName,
-				"request_id", requestIDOf(r), "err", err)
+				"request_id", httpkit.RequestID(r), "err", err)
 		}
 	}
 	h.setSession(w, s.Token)
 	h.log.Info("signed in", "outcome", "accept", "user", s.User, "factor", s.Factor,
-		"client_ip", h.clientIP(r), "request_id", requestIDOf(r))
+		"client_ip", h.clientIP(r), "request_id", httpkit.RequestID(r))
 }
 
 // nextPath returns where to go after signing in: next when it is a path on

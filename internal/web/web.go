@@ -42,9 +42,6 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,6 +51,7 @@ import (
 	"time"
 
 	"github.com/mfad/mfad/internal/audit"
+	"github.com/mfad/mfad/internal/httpkit"
 	"github.com/mfad/mfad/internal/mfa"
 )
 
@@ -96,7 +94,7 @@ type Handler struct {
 	name      string
 	secure    bool
 	origins   []string
-	limiter   *limiter
+	limiter   *httpkit.SourceLimiter
 	mux       *http.ServeMux
 	protected http.Handler // mux behind the cross-origin check
 }
@@ -124,7 +122,7 @@ func New(cfg Config) *Handler {
 	if rate == 0 {
 		rate = 10
 	}
-	h.limiter = newLimiter(rate, h.clock)
+	h.limiter = httpkit.NewSourceLimiter(rate, h.clock)
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, h.wrap(rt))
 	}
@@ -150,7 +148,7 @@ func (h *Handler) crossOrigin(publicURL string) *http.CrossOriginProtection {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path,
 			"origin", r.Header.Get("Origin"), "client_ip", h.clientIP(r),
-			"request_id", requestIDOf(r))
+			"request_id", httpkit.RequestID(r))
 		h.render(w, r, h.request(r, anonymous), http.StatusForbidden, "error.html", view{
 			Title: "Request refused",
 			Problem: "This form was sent from another site, so it was refused. Open " +
@@ -165,11 +163,10 @@ func (h *Handler) crossOrigin(publicURL string) *http.CrossOriginProtection {
 // one access log line.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := newRequestID(r)
+	r, id := httpkit.WithRequestID(r)
 	w.Header().Set("X-Request-ID", id)
 	setHeaders(w.Header())
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	rec := httpkit.NewStatusRecorder(w)
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
@@ -177,14 +174,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.log.Error("panic serving page", "request_id", id, "panic", p,
 				"stack", string(debug.Stack()))
-			if !rec.wrote {
+			if !rec.Wrote {
 				h.render(rec, r, h.request(r, anonymous), http.StatusInternalServerError,
 					"error.html", view{Title: "Something went wrong", Problem: genericProblem})
 			}
 		}
 		level := slog.LevelInfo
 		switch {
-		case rec.status >= 500:
+		case rec.Status >= 500:
 			level = slog.LevelError
 		case strings.HasPrefix(r.URL.Path, "/static/"):
 			level = slog.LevelDebug
@@ -196,7 +193,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			pattern = "unmatched"
 		}
 		h.log.Log(r.Context(), level, "http request", "front_door", audit.DoorWeb,
-			"method", r.Method, "route", pattern, "status", rec.status,
+			"method", r.Method, "route", pattern, "status", rec.Status,
 			"duration_ms", time.Since(start).Milliseconds(), "client_ip", h.clientIP(r),
 			"request_id", id)
 	}()
@@ -221,36 +218,6 @@ func setHeaders(hd http.Header) {
 	hd.Set("Cache-Control", "no-store")
 }
 
-type requestIDKey struct{}
-
-// newRequestID returns the caller's X-Request-ID when it is a sane token,
-// so one ID follows a request through a proxy's logs and mfad's, or a new
-// random one.
-func newRequestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-ID"); id != "" && len(id) <= 64 && isToken(id) {
-		return id
-	}
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func requestIDOf(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
 // peerIP is the connection's address, for a handler built without a
 // ClientIP.
 func peerIP(r *http.Request) string {
@@ -267,25 +234,5 @@ var anonymous = mfa.Actor{Kind: mfa.ActorAnonymous}
 // request builds the service request of r, made by actor.
 func (h *Handler) request(r *http.Request, actor mfa.Actor) mfa.Request {
 	return mfa.Request{Actor: actor, Source: h.clientIP(r), FrontDoor: audit.DoorWeb,
-		RequestID: requestIDOf(r)}
+		RequestID: httpkit.RequestID(r)}
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
