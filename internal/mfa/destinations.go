@@ -49,18 +49,18 @@ func (s *Service) BindDestination(ctx context.Context, req Request, user, factor
 	if err := s.limitCodes(ctx, req, u.Name, global.OutOfBand); err != nil {
 		return Challenge{}, err
 	}
-	window := s.now().Truncate(time.Hour)
+	now := s.now()
 	var over bool
 	if err := s.store.Update(ctx, func(tx store.Tx) error {
-		n, err := tx.Hit(ctx, "challenge/destination/"+dest, window)
-		over = n > pol.OutOfBand.PerDestination
+		var err error
+		over, err = destinationSpent(ctx, tx, dest, now, pol.OutOfBand.PerDestination)
 		return err
 	}); err != nil {
 		return Challenge{}, fmt.Errorf("count codes: %w", err)
 	}
 	if over {
 		return Challenge{}, &Error{Kind: ErrRateLimited,
-			RetryAfter: window.Add(time.Hour).Sub(s.now()),
+			RetryAfter: now.Truncate(time.Hour).Add(time.Hour).Sub(now),
 			Message:    "too many codes sent to that address; try again within the hour"}
 	}
 	ob := pol.OutOfBand

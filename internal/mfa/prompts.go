@@ -99,14 +99,7 @@ func (s *Service) OpenPrompt(ctx context.Context, req Request, user string) (Pro
 	if err != nil {
 		return Prompt{}, fmt.Errorf("open prompt: %w", err)
 	}
-	// Sending a code takes more work than not; even the two out, as
-	// SendChallenge does.
-	if job != nil {
-		s.enqueueCode(*job)
-		s.challengePace.observe(time.Since(start))
-	} else {
-		s.sleep(ctx, s.challengePace.pause(time.Since(start)))
-	}
+	s.sendPaced(ctx, job, start)
 	return out, nil
 }
 
@@ -126,12 +119,9 @@ func (s *Service) promptCode(ctx context.Context, tx store.Tx, u store.User, now
 		if !proved || dest == "" || !channelAllowed(pol.OutOfBand, ch) || s.senderFor(ch) == nil {
 			continue
 		}
-		n, err := tx.Hit(ctx, "challenge/destination/"+dest, now.Truncate(time.Hour))
-		if err != nil {
+		spent, err := destinationSpent(ctx, tx, dest, now, pol.OutOfBand.PerDestination)
+		if err != nil || spent {
 			return "", nil, err
-		}
-		if n > pol.OutOfBand.PerDestination {
-			return "", nil, nil
 		}
 		id, err := s.newID()
 		if err != nil {
