@@ -51,6 +51,16 @@ func (in passInput) read(w http.ResponseWriter, r *http.Request) (passAsked, boo
 }
 
 func (h *Handler) issuePass(w http.ResponseWriter, r *http.Request, req mfa.Request) {
+	h.issueAsked(w, r, func(in mfa.NewPass) (mfa.PassIssue, error) {
+		return h.svc.IssuePass(r.Context(), req, r.PathValue("name"), in)
+	})
+}
+
+// issueAsked reads the terms of a pass from the body and answers with what
+// issue makes of them: staff issuing a pass and an approver answering a
+// request ask in the same words.
+func (h *Handler) issueAsked(w http.ResponseWriter, r *http.Request,
+	issue func(mfa.NewPass) (mfa.PassIssue, error)) {
 	var in passInput
 	if !decode(w, r, &in) {
 		return
@@ -59,10 +69,8 @@ func (h *Handler) issuePass(w http.ResponseWriter, r *http.Request, req mfa.Requ
 	if !ok {
 		return
 	}
-	res, err := h.svc.IssuePass(r.Context(), req, r.PathValue("name"), mfa.NewPass{
-		Lifetime: asked.lifetime, StartsAt: asked.startsAt, OneTime: asked.oneTime,
-		Reason: in.Reason,
-	})
+	res, err := issue(mfa.NewPass{Lifetime: asked.lifetime, StartsAt: asked.startsAt,
+		OneTime: asked.oneTime, Reason: in.Reason})
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -167,23 +175,9 @@ func (h *Handler) listPassRequests(w http.ResponseWriter, r *http.Request, req m
 }
 
 func (h *Handler) approvePassRequest(w http.ResponseWriter, r *http.Request, req mfa.Request) {
-	var in passInput
-	if !decode(w, r, &in) {
-		return
-	}
-	asked, ok := in.read(w, r)
-	if !ok {
-		return
-	}
-	res, err := h.svc.ApprovePassRequest(r.Context(), req, r.PathValue("id"), mfa.Approval{
-		Lifetime: asked.lifetime, StartsAt: asked.startsAt, OneTime: asked.oneTime,
-		Reason: in.Reason,
+	h.issueAsked(w, r, func(in mfa.NewPass) (mfa.PassIssue, error) {
+		return h.svc.ApprovePassRequest(r.Context(), req, r.PathValue("id"), in)
 	})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeIssue(w, r, res)
 }
 
 func (h *Handler) denyPassRequest(w http.ResponseWriter, r *http.Request, req mfa.Request) {

@@ -307,15 +307,10 @@ func (s *Service) ListPassRequests(ctx context.Context, req Request, q PassReque
 	return out, nil
 }
 
-// Approval is what the approver of a user's request decides: how long the
-// pass lasts and whether it is one-time. A staff request keeps what its
-// issuer asked for.
-type Approval struct {
-	Lifetime time.Duration // zero for the policy's default
-	StartsAt time.Time
-	OneTime  bool
-	Reason   string // required
-}
+// Approval is what the approver of a user's request decides: the terms of
+// the pass, as an issuer gives them, and the approver's reason. A staff
+// request keeps what its issuer asked for.
+type Approval = NewPass
 
 // ApprovePassRequest approves a request and issues the pass to the
 // approver, who passes it on after checking who is asking. The approver
