@@ -12,142 +12,20 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"log"
 	"math/big"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
 	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/mfad/mfad/internal/notify/notifytest"
 )
-
-// received is one message as the test SMTP server saw it.
-type received struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool // whether the session was under TLS when DATA came
-	User string
-}
-
-// mailServer is an in-process SMTP server on 127.0.0.1 that records what it
-// is sent.
-type mailServer struct {
-	addr  string
-	user  string // AUTH PLAIN required when set
-	pass  string
-	stall chan struct{} // when set, DATA waits for it to close
-
-	mu   sync.Mutex
-	msgs []received
-}
-
-type serverOptions struct {
-	starttls    *tls.Config // offer STARTTLS with this config
-	implicitTLS *tls.Config // serve TLS from the first byte
-	user, pass  string
-	insecureOK  bool // allow AUTH without TLS
-	stall       chan struct{}
-}
-
-func startMailServer(t *testing.T, o serverOptions) *mailServer {
-	t.Helper()
-	ms := &mailServer{user: o.user, pass: o.pass, stall: o.stall}
-	srv := smtp.NewServer(ms)
-	srv.Domain = "localhost"
-	srv.TLSConfig = o.starttls
-	srv.AllowInsecureAuth = o.insecureOK
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.implicitTLS != nil {
-		l = tls.NewListener(l, o.implicitTLS)
-	}
-	ms.addr = l.Addr().String()
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return ms
-}
-
-func (ms *mailServer) messages() []received {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	return append([]received(nil), ms.msgs...)
-}
-
-// NewSession implements smtp.Backend.
-func (ms *mailServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{ms: ms, conn: c}, nil
-}
-
-type session struct {
-	ms   *mailServer
-	conn *smtp.Conn
-	user string
-	cur  received
-}
-
-func (s *session) AuthMechanisms() []string {
-	if s.ms.user == "" {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != s.ms.user || pass != s.ms.pass {
-			return smtp.ErrAuthFailed
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.ms.user != "" && s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	s.cur = received{From: from, User: s.user}
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.cur.To = append(s.cur.To, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	if s.ms.stall != nil {
-		<-s.ms.stall
-		return errors.New("stalled")
-	}
-	s.cur.Data = b
-	_, s.cur.TLS = s.conn.TLSConnectionState()
-	s.ms.mu.Lock()
-	s.ms.msgs = append(s.ms.msgs, s.cur)
-	s.ms.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset()        { s.cur = received{} }
-func (s *session) Logout() error { return nil }
 
 // testCert makes a self-signed certificate for 127.0.0.1 and localhost and
 // returns the server's config and a pool that trusts it.
@@ -213,7 +91,7 @@ func TestSMTPSend(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		server   serverOptions
+		server   notifytest.Options
 		scheme   string
 		userinfo string
 		policy   TLSPolicy
@@ -225,37 +103,37 @@ func TestSMTPSend(t *testing.T) {
 		{name: "none", policy: TLSNone},
 		{
 			name: "mandatory with STARTTLS", policy: TLSMandatory,
-			server: serverOptions{starttls: srvTLS}, wantTLS: true,
+			server: notifytest.Options{STARTTLS: srvTLS}, wantTLS: true,
 		},
 		{
 			name: "opportunistic with STARTTLS", policy: TLSOpportunistic,
-			server: serverOptions{starttls: srvTLS}, wantTLS: true,
+			server: notifytest.Options{STARTTLS: srvTLS}, wantTLS: true,
 		},
 		{
 			name: "mandatory with AUTH PLAIN", policy: TLSMandatory,
-			server:   serverOptions{starttls: srvTLS, user: "mfad", pass: "s3cr3t p@ss"},
+			server:   notifytest.Options{STARTTLS: srvTLS, User: "mfad", Pass: "s3cr3t p@ss"},
 			userinfo: "mfad:s3cr3t%20p%40ss@", wantTLS: true, wantUser: "mfad",
 		},
 		{
 			name: "AUTH PLAIN on loopback without TLS", policy: TLSNone,
-			server:   serverOptions{user: "mfad", pass: "pw", insecureOK: true},
+			server:   notifytest.Options{User: "mfad", Pass: "pw", InsecureAuth: true},
 			userinfo: "mfad:pw@", wantUser: "mfad",
 		},
 		{
 			name: "implicit TLS", scheme: "smtps",
-			server:   serverOptions{implicitTLS: srvTLS, user: "mfad", pass: "pw"},
+			server:   notifytest.Options{ImplicitTLS: srvTLS, User: "mfad", Pass: "pw"},
 			userinfo: "mfad:pw@", wantTLS: true, wantUser: "mfad",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ms := startMailServer(t, tt.server)
+			ms := notifytest.StartWith(t, tt.server)
 			scheme := tt.scheme
 			if scheme == "" {
 				scheme = "smtp"
 			}
 			s := newTestSMTP(t, SMTPConfig{
-				URL:       scheme + "://" + tt.userinfo + ms.addr,
+				URL:       scheme + "://" + tt.userinfo + ms.Addr,
 				TLS:       tt.policy,
 				TLSConfig: clientTLS,
 			})
@@ -263,7 +141,7 @@ func TestSMTPSend(t *testing.T) {
 				t.Fatalf("Send() = %v, want nil", err)
 			}
 
-			got := ms.messages()
+			got := ms.Mails()
 			if len(got) != 1 {
 				t.Fatalf("server got %d messages, want 1", len(got))
 			}
@@ -277,7 +155,7 @@ func TestSMTPSend(t *testing.T) {
 			if m.User != tt.wantUser {
 				t.Errorf("authenticated user = %q, want %q", m.User, tt.wantUser)
 			}
-			checkData(t, m.Data)
+			checkData(t, m.Raw)
 		})
 	}
 }
@@ -352,17 +230,17 @@ func checkData(t *testing.T, data []byte) {
 }
 
 func TestSMTPSendTextOnly(t *testing.T) {
-	ms := startMailServer(t, serverOptions{})
-	s := newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.addr})
+	ms := notifytest.Start(t)
+	s := newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.Addr})
 	msg := Message{To: []string{"a@example.org", "b@example.org"}, Subject: "s", Text: "only text"}
 	if err := s.Send(context.Background(), msg); err != nil {
 		t.Fatalf("Send() = %v, want nil", err)
 	}
-	got := ms.messages()
+	got := ms.Mails()
 	if len(got) != 1 || len(got[0].To) != 2 {
 		t.Fatalf("server got %+v, want one message to two recipients", got)
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(got[0].Data))
+	m, err := mail.ReadMessage(bytes.NewReader(got[0].Raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +255,7 @@ func TestSMTPSendFails(t *testing.T) {
 
 	tests := []struct {
 		name      string
-		server    serverOptions
+		server    notifytest.Options
 		userinfo  string
 		policy    TLSPolicy
 		trust     bool
@@ -390,28 +268,28 @@ func TestSMTPSendFails(t *testing.T) {
 		},
 		{
 			name: "mandatory with untrusted certificate", policy: TLSMandatory,
-			server: serverOptions{starttls: srvTLS}, wantStage: "starttls",
+			server: notifytest.Options{STARTTLS: srvTLS}, wantStage: "starttls",
 		},
 		{
 			name: "wrong password", policy: TLSMandatory, trust: true,
-			server:   serverOptions{starttls: srvTLS, user: "mfad", pass: "right"},
+			server:   notifytest.Options{STARTTLS: srvTLS, User: "mfad", Pass: "right"},
 			userinfo: "mfad:" + password + "@", wantStage: "auth", wantCode: 535,
 		},
 		{
 			name: "server offers no AUTH", policy: TLSMandatory, trust: true,
-			server:   serverOptions{starttls: srvTLS},
+			server:   notifytest.Options{STARTTLS: srvTLS},
 			userinfo: "mfad:" + password + "@", wantStage: "auth",
 		},
 		{
 			name: "no AUTH where the server wants it", policy: TLSMandatory, trust: true,
-			server:    serverOptions{starttls: srvTLS, user: "mfad", pass: "right"},
+			server:    notifytest.Options{STARTTLS: srvTLS, User: "mfad", Pass: "right"},
 			wantStage: "MAIL FROM", wantCode: 502,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ms := startMailServer(t, tt.server)
-			cfg := SMTPConfig{URL: "smtp://" + tt.userinfo + ms.addr, TLS: tt.policy}
+			ms := notifytest.StartWith(t, tt.server)
+			cfg := SMTPConfig{URL: "smtp://" + tt.userinfo + ms.Addr, TLS: tt.policy}
 			if tt.trust {
 				cfg.TLSConfig = &tls.Config{RootCAs: pool}
 			}
@@ -420,16 +298,16 @@ func TestSMTPSendFails(t *testing.T) {
 			if !errors.As(err, &se) {
 				t.Fatalf("Send() = %v, want an *SMTPError", err)
 			}
-			if se.Stage != tt.wantStage || se.Code != tt.wantCode || se.Host != ms.addr {
+			if se.Stage != tt.wantStage || se.Code != tt.wantCode || se.Host != ms.Addr {
 				t.Errorf("Send() = stage %q code %d host %q, want %q %d %q",
-					se.Stage, se.Code, se.Host, tt.wantStage, tt.wantCode, ms.addr)
+					se.Stage, se.Code, se.Host, tt.wantStage, tt.wantCode, ms.Addr)
 			}
 			for _, secret := range []string{password, testMessage.Text, testMessage.HTML} {
 				if strings.Contains(err.Error(), strings.TrimSpace(secret)) {
 					t.Errorf("Send() error %q holds %q", err, secret)
 				}
 			}
-			if n := len(ms.messages()); n != 0 {
+			if n := len(ms.Mails()); n != 0 {
 				t.Errorf("server got %d messages, want 0", n)
 			}
 		})
@@ -453,8 +331,8 @@ func TestSMTPSendConnectFails(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	ms := startMailServer(t, serverOptions{})
-	err = newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.addr}).Send(ctx, testMessage)
+	ms := notifytest.Start(t)
+	err = newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.Addr}).Send(ctx, testMessage)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Send(cancelled context) = %v, want context.Canceled", err)
 	}
@@ -463,8 +341,8 @@ func TestSMTPSendConnectFails(t *testing.T) {
 func TestSMTPSendCancelled(t *testing.T) {
 	stall := make(chan struct{})
 	defer close(stall)
-	ms := startMailServer(t, serverOptions{stall: stall})
-	s := newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.addr, Timeout: 30 * time.Second})
+	ms := notifytest.StartWith(t, notifytest.Options{Stall: stall})
+	s := newTestSMTP(t, SMTPConfig{URL: "smtp://" + ms.Addr, Timeout: 30 * time.Second})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
