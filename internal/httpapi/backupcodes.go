@@ -65,10 +65,10 @@ func (h *Handler) writeCodes(w http.ResponseWriter, r *http.Request, form string
 	w.Header().Set("Location", userPath(r)+"/backup-codes")
 	switch form {
 	case typeText:
-		writeSheet(w, typeText+"; charset=utf-8", sheetFile(set.User, "txt"), sh.Text())
+		writeSheet(w, typeText+"; charset=utf-8", sheet.FileName(set.User, "txt"), sh.Text())
 		return
 	case typePDF:
-		writeSheet(w, typePDF, sheetFile(set.User, "pdf"), pdf)
+		writeSheet(w, typePDF, sheet.FileName(set.User, "pdf"), pdf)
 		return
 	}
 	writeJSON(w, http.StatusCreated, newBackupCodesJSON{
@@ -100,18 +100,4 @@ func writeSheet(w http.ResponseWriter, ctype, filename string, body []byte) {
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
 	w.WriteHeader(http.StatusCreated)
 	w.Write(body)
-}
-
-// sheetFile names the file of user's sheet. User names hold only
-// characters that are safe in a file name and a quoted string; anything
-// else becomes "_", so a change to the naming rules cannot break the
-// header.
-func sheetFile(user, ext string) string {
-	safe := strings.Map(func(c rune) rune {
-		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@+", c) {
-			return c
-		}
-		return '_'
-	}, user)
-	return "backup-codes-" + safe + "." + ext
 }

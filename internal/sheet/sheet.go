@@ -42,6 +42,20 @@ type Sheet struct {
 	Codes   []string  // codes as displayed, e.g. "abcde-fghjk", in set order
 }
 
+// FileName names the file of account's sheet with extension ext, such as
+// "backup-codes-alice.pdf". User names hold only characters that are safe in
+// a file name and in a quoted Content-Disposition header; anything else
+// becomes "_", so a change to the naming rules cannot break either.
+func FileName(account, ext string) string {
+	safe := strings.Map(func(c rune) rune {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@+", c) {
+			return c
+		}
+		return '_'
+	}, account)
+	return "backup-codes-" + safe + "." + ext
+}
+
 // The fixed wording, shared by the text and the PDF.
 const (
 	title    = "Backup codes"

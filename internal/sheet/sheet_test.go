@@ -454,3 +454,16 @@ func TestPDFDeterministic(t *testing.T) {
 		t.Errorf("pdfinfo does not show the issue time as the creation date:\n%s", info)
 	}
 }
+
+func TestFileName(t *testing.T) {
+	for account, want := range map[string]string{
+		"alice":             "backup-codes-alice.pdf",
+		"a.b-c_d+e@example": "backup-codes-a.b-c_d+e@example.pdf",
+		`Bob "x"/../y`:      "backup-codes-_ob__x__.._y.pdf",
+		"zoë":               "backup-codes-zo_.pdf",
+	} {
+		if got := FileName(account, "pdf"); got != want {
+			t.Errorf("FileName(%q) = %q, want %q", account, got, want)
+		}
+	}
+}

@@ -79,10 +79,10 @@ func newCodes(set mfa.BackupCodes) (newCodesData, error) {
 	return newCodesData{Set: set, Text: strings.Join(set.Codes, "\n"),
 		TextURL: template.URL("data:text/plain;charset=utf-8;base64," +
 			base64.StdEncoding.EncodeToString(sh.Text())),
-		TextFile: sheetFile(set.User, "txt"),
+		TextFile: sheet.FileName(set.User, "txt"),
 		PDFURL: template.URL("data:application/pdf;base64," +
 			base64.StdEncoding.EncodeToString(pdf)),
-		PDFFile: sheetFile(set.User, "pdf"),
+		PDFFile: sheet.FileName(set.User, "pdf"),
 	}, nil
 }
 
@@ -98,17 +98,4 @@ func (h *Handler) codesSaved(w http.ResponseWriter, r *http.Request, req mfa.Req
 		return
 	}
 	h.redirect(w, r, "/security", flashCodesSaved)
-}
-
-// sheetFile names the downloaded sheet of user's codes. User names hold
-// only characters that are safe in a file name; anything else becomes "_",
-// so a change to the naming rules cannot make a strange file name.
-func sheetFile(user, ext string) string {
-	safe := strings.Map(func(c rune) rune {
-		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("._-@+", c) {
-			return c
-		}
-		return '_'
-	}, user)
-	return "backup-codes-" + safe + "." + ext
 }
