@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mfad/mfad/internal/store/sqlstore"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
 
@@ -1112,7 +1113,7 @@ func TestManagement(t *testing.T) {
 // TestPanicRecovered checks that a panicking handler gets a 500 problem when
 // it has not answered yet, and that one that has is not answered twice.
 func TestPanicRecovered(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testtool.LogBuffer{}
 	h := New(Config{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	h.mux.HandleFunc("GET /panic/early", func(http.ResponseWriter, *http.Request) {
 		panic("early")

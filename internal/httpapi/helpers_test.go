@@ -30,47 +30,12 @@ import (
 	"github.com/mfad/mfad/internal/notify"
 	"github.com/mfad/mfad/internal/store/sqlstore"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
 
 // t0 is the start of a TOTP step, so tests know exactly which step is now.
 var t0 = time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
-
-// clock is a settable clock shared by the service and the tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // operator is the request of a person at the server's command line.
 var operator = mfa.Request{Actor: mfa.Operator("test"), Source: "local", FrontDoor: "cli"}
@@ -96,8 +61,8 @@ type env struct {
 	srv   *httptest.Server
 	svc   *mfa.Service
 	db    *sqlstore.DB
-	clock *clock
-	logs  *syncBuffer
+	clock *testtool.Clock
+	logs  *testtool.LogBuffer
 	spec  *spec
 	admin string
 }
@@ -111,8 +76,8 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatalf("keyring.Create = %v", err)
 	}
-	clk := &clock{t: t0}
-	logs := &syncBuffer{}
+	clk := testtool.NewClock(t0)
+	logs := &testtool.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{
 		Level: slog.LevelDebug,
 		// The wall-clock time is noise for the tests that read the log.

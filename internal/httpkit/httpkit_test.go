@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfad/mfad/internal/testtool"
 )
 
 func TestRequestID(t *testing.T) {
@@ -69,14 +71,9 @@ func TestStatusRecorder(t *testing.T) {
 	}
 }
 
-// clock is a settable time for the limiter.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
 func TestSourceLimiter(t *testing.T) {
-	c := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
-	l := NewSourceLimiter(6, c.now)
+	c := testtool.NewClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
+	l := NewSourceLimiter(6, c.Now)
 	for i := range 6 {
 		if ok, _ := l.Allow("192.0.2.1"); !ok {
 			t.Fatalf("try %d of a burst of 6 refused", i+1)
@@ -93,7 +90,7 @@ func TestSourceLimiter(t *testing.T) {
 	for range 5 {
 		l.Allow("192.0.2.1")
 	}
-	c.t = c.t.Add(10 * time.Second)
+	c.Add(10 * time.Second)
 	if ok, _ := l.Allow("192.0.2.1"); !ok {
 		t.Error("after 10s, one try is not back")
 	}
@@ -116,13 +113,13 @@ func TestSourceLimiterOff(t *testing.T) {
 // TestSourceLimiterMemory floods the limiter with addresses: it remembers
 // a bounded number, and still limits the address that keeps trying.
 func TestSourceLimiterMemory(t *testing.T) {
-	c := &clock{t: time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)}
-	l := NewSourceLimiter(3, c.now)
+	c := testtool.NewClock(time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC))
+	l := NewSourceLimiter(3, c.Now)
 	for range 3 {
 		l.Allow("198.51.100.7")
 	}
 	for i := range 5 * maxSources {
-		c.t = c.t.Add(time.Microsecond)
+		c.Add(time.Microsecond)
 		l.Allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 		if i%1000 == 0 {
 			if ok, _ := l.Allow("198.51.100.7"); ok {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +12,9 @@ import (
 	"github.com/mfad/mfad/internal/keyring"
 	"github.com/mfad/mfad/internal/store"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
-
-// clock is a settable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // t0 is the start of a TOTP step, so tests know exactly which step is now.
 var t0 = time.Unix(1_800_000_000-1_800_000_000%30, 0).UTC()
@@ -48,7 +24,7 @@ type fixture struct {
 	st       store.Store
 	ring     *keyring.Ring
 	keyFile  string
-	clock    *clock
+	clock    *testtool.Clock
 	operator Request
 }
 
@@ -72,7 +48,7 @@ func newFixture(t *testing.T, st store.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: t0}
+	c := testtool.NewClock(t0)
 	svc, err := New(Config{Store: st, Keys: ring, Clock: c.Now})
 	if err != nil {
 		t.Fatal(err)

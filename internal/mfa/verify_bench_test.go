@@ -15,6 +15,7 @@ import (
 	"github.com/mfad/mfad/internal/policy"
 	"github.com/mfad/mfad/internal/store"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
 
@@ -77,7 +78,7 @@ type benchFixture struct {
 	svc   *Service
 	st    store.Store
 	ring  *keyring.Ring
-	clock *clock
+	clock *testtool.Clock
 	req   Request // a verifier token's request, as the API front door makes it
 }
 
@@ -87,7 +88,7 @@ func newBenchFixture(tb testing.TB, st store.Store) *benchFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &clock{t: t0}
+	c := testtool.NewClock(t0)
 	svc, err := New(Config{Store: st, Keys: ring, Clock: c.Now})
 	if err != nil {
 		tb.Fatal(err)
@@ -296,12 +297,12 @@ func benchAcceptParallel(b *testing.B, f *benchFixture) {
 	b.SetParallelism(perCPU)
 	type worker struct {
 		svc   *Service
-		clock *clock
+		clock *testtool.Clock
 		user  benchUser
 	}
 	workers := make([]worker, perCPU*runtime.GOMAXPROCS(0))
 	for i := range workers {
-		c := &clock{t: t0}
+		c := testtool.NewClock(t0)
 		svc, err := New(Config{Store: f.st, Keys: f.ring, Clock: c.Now})
 		if err != nil {
 			b.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/mfad/mfad/internal/mfa"
 	"github.com/mfad/mfad/internal/store/sqlstore"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
 
@@ -33,7 +34,7 @@ type live struct {
 	*harness
 	svc   *mfa.Service
 	db    *sqlstore.DB
-	clock *testClock
+	clock *testtool.Clock
 	sms   *capturedSMS
 }
 
@@ -50,7 +51,7 @@ func newLiveClient(t *testing.T, client Client) *live {
 	if err != nil {
 		t.Fatalf("keyring.Create = %v", err)
 	}
-	clk := &testClock{t: t0}
+	clk := testtool.NewClock(t0)
 	sms := &capturedSMS{sent: make(chan string, 10)}
 	log, _ := testLogger()
 	svc, err := mfa.New(mfa.Config{Store: db, Keys: ring, Clock: clk.Now, Logger: log, SMS: sms})

@@ -19,6 +19,7 @@ import (
 	"layeh.com/radius/rfc2869"
 
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -32,26 +33,8 @@ func loopback(mode Mode) Client {
 		Secret: Secret(testSecret), Mode: mode}
 }
 
-// syncBuffer collects log output written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger() (*slog.Logger, *testtool.LogBuffer) {
+	buf := &testtool.LogBuffer{}
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
@@ -176,7 +159,7 @@ func checkResponse(t testing.TB, resp, req, secret []byte) *radius.Packet {
 type harness struct {
 	srv  *Server
 	addr string
-	logs *syncBuffer
+	logs *testtool.LogBuffer
 }
 
 // start serves cfg on 127.0.0.1:0 until the test ends.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/mfad/mfad/internal/mfa"
+	"github.com/mfad/mfad/internal/testtool"
 )
 
 // These tests drive the server over UDP with a fake service, for what
@@ -338,7 +338,7 @@ func waitFor(t testing.TB, cond func() bool) {
 func TestRetransmissionWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
-	clk := &testClock{t: now}
+	clk := testtool.NewClock(now)
 	svc := &fakeService{user: "alice", code: "123456"}
 	h := start(t, Config{Service: svc, Clients: []Client{loopback(ModeCode)}, Clock: clk.Now,
 		DupWindow: 10 * time.Second})
@@ -376,24 +376,6 @@ func TestRetransmissionClash(t *testing.T) {
 	if st := h.srv.Stats(); st.Dropped[DropDuplicateClash] != 1 || len(svc.Calls()) != 1 {
 		t.Errorf("Stats = %+v, calls %q; want one clash and one call", st, svc.Calls())
 	}
-}
-
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // TestServiceError checks that when the service cannot decide, nothing

@@ -1,5 +1,7 @@
-// Package testtool finds the independent programs that tests check mfad
-// against, such as oathtool, zbarimg and pdftotext.
+// Package testtool holds what the tests of several packages share: finding
+// the independent programs that tests check mfad against (oathtool, zbarimg,
+// pdftotext and the like), a settable clock and a log buffer that many
+// goroutines may write to.
 package testtool
 
 import (

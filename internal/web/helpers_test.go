@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,30 +24,12 @@ import (
 	"github.com/mfad/mfad/internal/notify"
 	"github.com/mfad/mfad/internal/store/sqlstore"
 	"github.com/mfad/mfad/internal/store/sqlstore/sqltest"
+	"github.com/mfad/mfad/internal/testtool"
 	"github.com/mfad/mfad/internal/totp"
 )
 
 // t0 is the start of a TOTP step, so tests know exactly which step is now.
 var t0 = time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
-
-// clock is a settable clock shared by the service, the pages and the
-// tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // operator is the request of a person at the server's command line.
 var operator = mfa.Request{Actor: mfa.Operator("tester"), Source: "local",
@@ -70,7 +51,7 @@ type env struct {
 	svc   *mfa.Service
 	store *sqlstore.DB
 	h     *Handler
-	clock *clock
+	clock *testtool.Clock
 	mail  *mailer
 }
 
@@ -86,7 +67,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: t0}
+	clk := testtool.NewClock(t0)
 	mail := &mailer{sent: make(chan notify.Message, 100)}
 	st := sqltest.SQLite(t)
 	svc, err := mfa.New(mfa.Config{Store: st, Keys: ring, Clock: clk.Now,
