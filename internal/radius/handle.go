@@ -91,8 +91,10 @@ func (s *Server) decide(ctx context.Context, log *slog.Logger, c *Client, w *wir
 	switch c.mode() {
 	case ModePasswordCode:
 		// TODO: check the password part against a configured upstream
-		// (LDAP, another RADIUS server). Until one exists, nothing
-		// checks the password, so nothing can be accepted.
+		// (LDAP, another RADIUS server). None exists yet, so nothing checks
+		// the password and every request in this mode is refused; a NAS
+		// that sends password and code together must use code or
+		// challenge mode until then.
 		log.Error("radius request refused: " + msgNoUpstream)
 		return outcome{code: radius.CodeAccessReject}
 	case ModeChallenge:
