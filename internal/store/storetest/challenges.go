@@ -34,25 +34,14 @@ func storedChallenge(c store.Challenge) store.Challenge {
 
 func createChallenges(t *testing.T, s store.Store, cs ...store.Challenge) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, c := range cs {
-			if err := tx.CreateChallenge(ctx, c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createAll(t, s, store.Tx.CreateChallenge, cs...)
 }
 
 func useChallenge(t *testing.T, s store.Store, id string, when time.Time) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.UseChallenge(ctx, id, when)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.UseChallenge(ctx, id, when)
 	})
-	return ok
 }
 
 func voidChallenges(t *testing.T, s store.Store, userID, channel, purpose string,

@@ -207,14 +207,7 @@ func storedDelivery(d store.Delivery) store.Delivery {
 
 func createDeliveries(t *testing.T, s store.Store, ds ...store.Delivery) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, d := range ds {
-			if err := tx.CreateDelivery(ctx, d); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createAll(t, s, store.Tx.CreateDelivery, ds...)
 }
 
 // deliveriesOf returns the deliveries of event eventID.
@@ -369,13 +362,9 @@ func claimDeliveries(t *testing.T, s store.Store, owner string, now, until time.
 func finishDelivery(t *testing.T, s store.Store, id, owner string,
 	o store.DeliveryOutcome) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.FinishDelivery(ctx, id, owner, o)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.FinishDelivery(ctx, id, owner, o)
 	})
-	return ok
 }
 
 // testClaimDeliveries takes two deliveries through their lives: due at
@@ -610,13 +599,9 @@ func testWebhooks(t *testing.T, s store.Store) {
 
 	// Re-sealing replaces the secret only while it is under the old key.
 	reseal := func(oldKey string) bool {
-		var ok bool
-		update(t, s, func(ctx context.Context, tx store.Tx) error {
-			var err error
-			ok, err = tx.ResealWebhook(ctx, "w2", oldKey, []byte("resealed"), "k2")
-			return err
+		return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+			return tx.ResealWebhook(ctx, "w2", oldKey, []byte("resealed"), "k2")
 		})
-		return ok
 	}
 	if !reseal("k1") || reseal("k1") {
 		t.Errorf("ResealWebhook: want true under the old key, then false")

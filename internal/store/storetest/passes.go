@@ -20,13 +20,9 @@ func newPass(id, userID string, oneTime bool) store.AccessPass {
 
 func usePass(t *testing.T, s store.Store, id string, when time.Time) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.UseAccessPass(ctx, id, when)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.UseAccessPass(ctx, id, when)
 	})
-	return ok
 }
 
 func testAccessPasses(t *testing.T, s store.Store) {
@@ -124,13 +120,9 @@ func testBypasses(t *testing.T, s store.Store) {
 		t.Errorf("Bypass(u1) = %+v, %v; want %+v", got, err, want)
 	}
 	use := func(id string, when time.Time) bool {
-		var ok bool
-		update(t, s, func(ctx context.Context, tx store.Tx) error {
-			var err error
-			ok, err = tx.UseBypass(ctx, id, when)
-			return err
+		return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+			return tx.UseBypass(ctx, id, when)
 		})
-		return ok
 	}
 	if use("b1", at(5*time.Minute)) {
 		t.Errorf("UseBypass at expiry = true")
@@ -188,25 +180,14 @@ func storedRequest(r store.PassRequest) store.PassRequest {
 
 func createRequests(t *testing.T, s store.Store, rs ...store.PassRequest) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, r := range rs {
-			if err := tx.CreatePassRequest(ctx, r); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createAll(t, s, store.Tx.CreatePassRequest, rs...)
 }
 
 func decide(t *testing.T, s store.Store, id string, d store.PassDecision) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.DecidePassRequest(ctx, id, d)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.DecidePassRequest(ctx, id, d)
 	})
-	return ok
 }
 
 func testPassRequests(t *testing.T, s store.Store) {

@@ -106,6 +106,34 @@ func update(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.T
 	}
 }
 
+// updated runs fn in one transaction, as update does, and returns what fn
+// reports: whether a conditional write took effect.
+func updated(t *testing.T, s store.Store, fn func(ctx context.Context, tx store.Tx) (bool, error)) bool {
+	t.Helper()
+	var ok bool
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		ok, err = fn(ctx, tx)
+		return err
+	})
+	return ok
+}
+
+// createAll creates items in one transaction with create, a method of the
+// transaction such as store.Tx.CreateChallenge.
+func createAll[T any](t *testing.T, s store.Store, create func(store.Tx, context.Context, T) error,
+	items ...T) {
+	t.Helper()
+	update(t, s, func(ctx context.Context, tx store.Tx) error {
+		for _, it := range items {
+			if err := create(tx, ctx, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // wantErr fails the test unless err is want (nil for no error).
 func wantErr(t *testing.T, call string, err, want error) {
 	t.Helper()
@@ -141,14 +169,7 @@ func newUser(id, name string) store.User {
 // createUsers adds users in one transaction.
 func createUsers(t *testing.T, s store.Store, users ...store.User) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range users {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createAll(t, s, store.Tx.CreateUser, users...)
 }
 
 // stored returns u as the store gives it back: times to the millisecond.

@@ -46,14 +46,7 @@ func storedWebAuthn(c store.WebAuthnCredential) store.WebAuthnCredential {
 
 func createWebAuthn(t *testing.T, s store.Store, cs ...store.WebAuthnCredential) {
 	t.Helper()
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		for _, c := range cs {
-			if err := tx.CreateWebAuthnCredential(ctx, c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	createAll(t, s, store.Tx.CreateWebAuthnCredential, cs...)
 }
 
 // webAuthnByID returns a user's credential id, failing the test if it is
@@ -76,13 +69,9 @@ func webAuthnByID(t *testing.T, s store.Store, userID, id string) store.WebAuthn
 func useWebAuthn(t *testing.T, s store.Store, id string, count uint32, data []byte,
 	when time.Time) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.UseWebAuthnCredential(ctx, id, count, data, when)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.UseWebAuthnCredential(ctx, id, count, data, when)
 	})
-	return ok
 }
 
 func testWebAuthn(t *testing.T, s store.Store) {
@@ -518,13 +507,9 @@ func testCeremoniesTogether(t *testing.T, s store.Store) {
 func touchSession(t *testing.T, s store.Store, id string, when time.Time,
 	every time.Duration) bool {
 	t.Helper()
-	var ok bool
-	update(t, s, func(ctx context.Context, tx store.Tx) error {
-		var err error
-		ok, err = tx.TouchSession(ctx, id, when, every)
-		return err
+	return updated(t, s, func(ctx context.Context, tx store.Tx) (bool, error) {
+		return tx.TouchSession(ctx, id, when, every)
 	})
-	return ok
 }
 
 func testTouchSession(t *testing.T, s store.Store) {
